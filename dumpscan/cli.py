@@ -1,0 +1,51 @@
+"""The ``dumpscan`` command line."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+@click.group()
+@click.version_option(__version__)
+def main() -> None:
+    """Find kernel pool leaks in Windows crash dumps, offline."""
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "build_all", is_flag=True, help="Build every bundled scenario.")
+@click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("testdata/dumps"), show_default=True,
+              help="Where NAME.dmp and NAME.truth.json go.")
+@click.option("--symbols", "symbol_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("testdata/symbols"), show_default=True,
+              help="Where the symbol tables (ISF) go, as windows/<pdb>/<GUID>-<age>.json.xz.")
+def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path,
+          symbol_dir: Path) -> None:
+    """Write synthetic Windows crash dumps with their ground truth."""
+    from .synth.build import build_scenario
+    from .synth.scenarios import SCENARIOS
+
+    if list_only:
+        for name, scenario in SCENARIOS.items():
+            click.echo(f"{name:28} {scenario.description}")
+        return
+    chosen = list(SCENARIOS) if build_all else list(names)
+    if not chosen:
+        raise click.UsageError("name a scenario, or give --all (see --list)")
+    unknown = [n for n in chosen if n not in SCENARIOS]
+    if unknown:
+        raise click.UsageError(f"unknown scenario {', '.join(unknown)} (see --list)")
+    for name in chosen:
+        result = build_scenario(SCENARIOS[name], out_dir, symbol_dir)
+        size = result.dump.stat().st_size
+        click.echo(f"{result.dump}  {size / 2**20:.1f} MiB  (truth: {result.truth.name})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The dumpscan.report/1 schema and its renderers."""

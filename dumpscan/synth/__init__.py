@@ -1,0 +1,1 @@
+"""The synthetic crash-dump factory: faithful Windows kernel dumps with ground truth."""

@@ -1,0 +1,210 @@
+"""Build a scenario: simulate, lay out memory, write the dump, the truth and the ISFs."""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..dumpfile.writer import DumpSpec, write_dump
+from .crash import CrashWriter
+from .isf import module_isf, platform_isf, write_isf
+from .kernel_image import KernelImageWriter, LoadedModule, place_modules
+from .machine import MAPS, Machine
+from .memory import PAGE, USER_READONLY
+from .noise import SYSTEM_TAGS, add_big_blocks, add_tag_counters, synthetic_tags
+from .platforms import get_platform
+from .pool import PoolModel, tag_key
+from .pool_layout import PoolLayoutWriter
+from .scenario import Allocate, Scenario
+from .stacks import Symbolizer
+from .truth import build_truth
+from .verifier_layout import VerifierLayoutWriter
+
+LOW_MEMORY_RUN = (0x1, 0x9E)  # conventional memory below 640 KB, as PC firmware reports it
+FIRST_ALLOCATABLE_PFN = 0x100
+PFN_DATABASE = {"x64": 0xFFFFFA8000000000, "x86": 0x84200000}  # MODEL
+USER_IMAGE = {"x64": 0x00007FF65A8B0000, "x86": 0x00400000}  # NotMyfault.exe, MODEL
+# Counters of MmVerifierData the simulation does not drive, with plausible values.
+DEFAULT_VERIFIER_STATS = {"RaiseIrqls": 0x1C3, "AcquireSpinLocks": 0x2F1,
+                          "SynchronizeExecutions": 0x12, "Trims": 0, "Loads": 2, "Unloads": 0}
+
+
+@dataclass
+class BuildResult:
+    dump: Path
+    truth: Path
+    truth_data: dict
+
+
+def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> BuildResult:
+    platform = get_platform(scenario.platform)
+    layout = MAPS[platform.name]
+    machine = Machine(platform, layout, [(FIRST_ALLOCATABLE_PFN, 0x3FF00)])
+    rng = random.Random(scenario.seed)
+    nx = "NonPagedPoolNx" in platform.enums["_POOL_TYPE"].constants
+    pool = PoolModel(
+        pointer_size=platform.pointer_size, processors=scenario.processors,
+        arenas=layout.arenas, trace_length=scenario.trace_length if scenario.verifier_level is not None else 0,
+        trace_depth=_array_length(platform, "_VF_POOL_TRACE", "StackTrace"),
+        verifier_level=scenario.verifier_level,
+        tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size)
+    drivers = {d.name: d for d in scenario.drivers}
+    modules = place_modules(machine, scenario.drivers)
+    kernel = modules[0]
+    kernel.functions = {**platform.symbols, **kernel.functions}
+    images = KernelImageWriter(machine, modules, drivers, timestamp=0x5F3E2A10)
+    images.write_loader_list(pool)
+    verifier = None
+    if scenario.verifier_level is not None:
+        verifier = VerifierLayoutWriter(machine, pool, modules, list(scenario.drivers),
+                                        tables_no=scenario.processors)
+        verifier.allocate()
+    symbolizer = Symbolizer(platform, layout.kernel_base,
+                            {m.name: (m.base, m.functions) for m in modules})
+    stacks = _run_workload(scenario, pool, symbolizer, nx, layout.thread_base)
+    # the rest of the system
+    taken = {tag_key(t) for t in SYSTEM_TAGS}
+    for table in pool.tag_counts:
+        taken.update(table)
+    background = sorted(SYSTEM_TAGS) + synthetic_tags(rng, scenario.noise.tags, taken)
+    add_tag_counters(pool, rng, background)
+    owners = {m.name: m.base + 0x1200 for m in modules}
+    nonpaged = 0x200 if nx else 0
+    pool_types = [1, nonpaged, 1, nonpaged, 5, 0x21]  # paged, nonpaged(Nx), cache aligned, session
+    add_big_blocks(pool, rng, scenario.noise.big_blocks, owners, pool_types)
+    pool.stats.update({k: v for k, v in DEFAULT_VERIFIER_STATS.items() if k not in pool.stats})
+    pool.stats.update(scenario.verifier_stats)
+
+    crash_driver = next((d.name for d in scenario.drivers if "PoolLeak" in d.functions), "myfault.sys")
+    fault_address = layout.arenas["paged"] + 0x7FF000
+    crash = CrashWriter(machine, symbolizer, crash_driver).write(scenario.crash, fault_address)
+
+    # lay everything out
+    images.write_images()
+    images.write_tag_immediates()
+    images.write_call_sites(stacks + crash.call_chains)
+    images.write_globals(scenario.processors, scenario.system_time,
+                         scenario.uptime_seconds * 10_000_000)
+    images.write_low_stub()
+    machine.write_struct(machine.symbol("PsActiveProcessHead"), "_LIST_ENTRY",
+                         {"Flink": machine.symbol("PsActiveProcessHead"),
+                          "Blink": machine.symbol("PsActiveProcessHead")})
+    layout_writer = PoolLayoutWriter(machine, pool)
+    layout_writer.write_blocks()
+    if verifier is not None:
+        verifier.write(scenario.verifier_level, pool.stats)
+    else:
+        machine.write_pointer(machine.symbol("VfPoolTraces"), 0)
+    layout_writer.write_big_table()
+    layout_writer.write_tag_tables(scenario.tag_table_bits)
+    layout_writer.write_pool_hit_tag(scenario.pool_hit_tag)
+    _write_user_image(machine)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dump_path = out_dir / f"{scenario.name}.dmp"
+    _write_dump_file(scenario, machine, crash, dump_path)
+    truth = build_truth(scenario=scenario, machine=machine, pool=pool, modules=modules,
+                        crash=crash, dtb=machine.space.dtb)
+    truth_path = out_dir / f"{scenario.name}.truth.json"
+    truth_path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+    write_symbol_tables(scenario, symbol_dir)
+    return BuildResult(dump_path, truth_path, truth)
+
+
+def write_symbol_tables(scenario: Scenario, symbol_dir: Path) -> list[Path]:
+    """The kernel ISF, and an ISF for every driver the scenario ships symbols for."""
+    platform = get_platform(scenario.platform)
+    paths = [write_isf(platform_isf(platform, __version__), symbol_dir)]
+    for driver in scenario.drivers:
+        if driver.pdb and driver.guid:
+            paths.append(write_isf(module_isf(driver.pdb, driver.guid, 1, platform.machine,
+                                              driver.functions, __version__), symbol_dir))
+    return paths
+
+
+def _array_length(platform, type_name: str, member: str) -> int:
+    notation = platform.types[type_name].fields[member][1]
+    return int(notation[notation.index("[") + 1:-1])
+
+
+def _run_workload(scenario: Scenario, pool: PoolModel, symbolizer: Symbolizer, nx: bool,
+                  thread_base: int) -> list[list[int]]:
+    """Replay the scenario's allocation steps; return every stack written to a trace record."""
+    stacks: list[list[int]] = []
+    verified = {d.name for d in scenario.drivers if d.verified and d.loaded}
+    event = 0
+    for step in scenario.workload:
+        for _ in range(step.count):
+            stacks.append(_allocate_and_maybe_free(step, pool, symbolizer, nx, verified,
+                                                   thread_base, event, stacks))
+            event += 1
+    return stacks
+
+
+def _allocate_and_maybe_free(step: Allocate, pool: PoolModel, symbolizer: Symbolizer, nx: bool,
+                             verified: set[str], thread_base: int, event: int,
+                             stacks: list[list[int]]) -> list[int]:
+    is_verified = step.site.module in verified
+    stack = symbolizer.allocation_stack(step.site, step.path, is_verified)
+    pool_type = 1 if step.paged else (0x200 if nx and step.nx else 0)
+    thread = thread_base + 0x100 * (event % 3)
+    block = pool.allocate(size=step.size, tag=step.tag, pool_type=pool_type,
+                          owner=step.site.module, caller=symbolizer.site(step.site),
+                          cpu=event % pool.processors, stack=stack, thread=thread)
+    if step.free_site is not None:
+        free_stack = symbolizer.free_stack(step.free_site)
+        stacks.append(free_stack)
+        pool.free(block, cpu=(event + 1) % pool.processors, stack=free_stack,
+                  thread=thread + 0x3CD40)
+    return stack
+
+
+def _write_user_image(machine: Machine) -> None:
+    """One user-mode page (the NotMyfault.exe image header): present in complete
+    dumps, left out of kernel-only ones."""
+    va = USER_IMAGE[machine.platform.machine]
+    machine.write(va, b"MZ" + bytes(0x3A) + (0x100).to_bytes(4, "little"), USER_READONLY)
+    machine.exclude_from_kernel_dump(va)
+
+
+def _ram_runs(machine: Machine) -> list[tuple[int, int]]:
+    last = max(machine.memory.pages)
+    return [LOW_MEMORY_RUN, (FIRST_ALLOCATABLE_PFN, last + 1 - FIRST_ALLOCATABLE_PFN)]
+
+
+def _write_dump_file(scenario: Scenario, machine: Machine, crash, path: Path) -> None:
+    runs = _ram_runs(machine)
+    kernel_only = scenario.dump_type in (6, 8) or scenario.summary_signature == "SDMP"
+    complete = scenario.dump_type in (1, 0xA) or scenario.summary_signature == "FDMP"
+    platform = machine.platform
+    spec = DumpSpec(
+        machine=platform.machine, dump_type=scenario.dump_type,
+        summary_signature=scenario.summary_signature,
+        major_version=0xF, minor_version=platform.version[2],
+        dtb=machine.space.dtb, pfn_database=PFN_DATABASE[platform.machine],
+        ps_loaded_module_list=machine.symbol("PsLoadedModuleList"),
+        ps_active_process_head=machine.symbol("PsActiveProcessHead"),
+        number_processors=scenario.processors, bugcheck_code=crash.bugcheck_code,
+        bugcheck_parameters=crash.parameters,
+        kd_debugger_data_block=machine.symbol("KdDebuggerDataBlock"),
+        pae_enabled=platform.pae, context=crash.context, exception=crash.exception,
+        system_time=scenario.system_time, system_up_time=scenario.uptime_seconds * 10_000_000,
+        comment=None, physical_memory_runs=runs, product_type=1, suite_mask=0x110,
+        bitmap_pages=((runs[-1][0] + runs[-1][1] + 31) // 32) * 32)
+    write_dump(path, spec, _pages(machine, runs, kernel_only, complete))
+
+
+def _pages(machine: Machine, runs, kernel_only: bool, complete: bool):
+    """The pages a dump of this kind holds, in frame order."""
+    stored = machine.memory.pages
+    if complete:
+        zero = bytes(PAGE)
+        for first, count in runs:
+            for pfn in range(first, first + count):
+                page = stored.get(pfn)
+                yield pfn, bytes(page) if page is not None else zero
+        return
+    exclude = machine.kernel_only_excluded if kernel_only else set()
+    yield from machine.memory.sorted_pages(exclude)

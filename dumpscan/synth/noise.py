@@ -1,0 +1,84 @@
+"""Background pool activity of the rest of the system.
+
+Real tag tables hold hundreds of tags whose counters were spread over all
+processors, with frees often on another processor than the allocation (so a
+single per-processor entry may show more frees than allocations and negative
+bytes: only the sum means anything, doc §2.3). One well-used tag gets counters
+past 2^32 so that 32-bit counter fields wrap (Windows 7/8.1).
+"""
+from __future__ import annotations
+
+import random
+
+from .pool import PoolModel, tag_key
+
+# Tags of the rest of the system, with the module that owns them (pooltag.txt lists
+# these owners; they only need to be plausible here).
+SYSTEM_TAGS = {
+    "File": "nt", "Irp ": "nt", "MmSt": "nt", "Thre": "nt", "Proc": "nt", "Toke": "nt",
+    "ObNm": "nt", "SeAt": "nt", "CM25": "nt", "Even": "nt", "Vad ": "nt", "Sema": "nt",
+    "NtFs": "Ntfs.sys", "Ntfx": "Ntfs.sys", "NtfF": "Ntfs.sys",
+    "TcpE": "tcpip.sys", "TcpR": "tcpip.sys", "NDnd": "NDIS.SYS", "NDoa": "NDIS.SYS",
+    "FMfc": "FLTMGR.SYS", "FMsl": "FLTMGR.SYS",
+}
+WRAPPING_TAG = "Irp "
+
+
+def synthetic_tags(rng: random.Random, count: int, taken: set[int]) -> list[str]:
+    """Distinct made-up tags ('Zq3a' style) not colliding with ``taken`` keys."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    out: list[str] = []
+    while len(out) < count:
+        tag = "".join(rng.choice(alphabet) for _ in range(4))
+        if tag_key(tag) not in taken:
+            taken.add(tag_key(tag))
+            out.append(tag)
+    return out
+
+
+def add_tag_counters(pool: PoolModel, rng: random.Random, tags: list[str]) -> None:
+    """Counters for tags whose blocks the simulation does not materialize."""
+    for tag in tags:
+        key = tag_key(tag)
+        for paged in (False, True):
+            if rng.random() < 0.35:
+                continue
+            allocs = rng.randint(1, 200_000)
+            if tag == WRAPPING_TAG and not paged:
+                allocs = (1 << 32) + rng.randint(1, 1 << 28)
+            frees = allocs - rng.randint(0, min(allocs, 3000))
+            average = rng.choice((0x30, 0x60, 0x100, 0x250, 0x800))
+            _spread(pool, rng, key, paged, allocs, frees, average)
+
+
+def _spread(pool: PoolModel, rng: random.Random, key: int, paged: bool, allocs: int,
+            frees: int, average: int) -> None:
+    cpus = pool.processors
+    alloc_parts = _partition(rng, allocs, cpus)
+    free_parts = _partition(rng, frees, cpus)
+    for cpu in range(cpus):
+        a, f = alloc_parts[cpu], free_parts[cpu]
+        pool.count(cpu, key, paged, a, f, (a - f) * average)
+
+
+def _partition(rng: random.Random, total: int, parts: int) -> list[int]:
+    cuts = sorted(rng.randint(0, total) for _ in range(parts - 1))
+    bounds = [0] + cuts + [total]
+    return [bounds[i + 1] - bounds[i] for i in range(parts)]
+
+
+def add_big_blocks(pool: PoolModel, rng: random.Random, count: int, owners: dict[str, int],
+                   pool_types: list[int]) -> None:
+    """Big blocks of system tags; about a third are freed again (stale entries)."""
+    tags = sorted(SYSTEM_TAGS)
+    live = []
+    for _ in range(count):
+        tag = rng.choice(tags)
+        owner = SYSTEM_TAGS[tag]
+        pages = rng.choice((1, 1, 2, 3, 4, 8, 16))
+        size = pages * 0x1000 - rng.choice((0, 0, 0x10, 0x200, 0x7F0))
+        block = pool.allocate(size=size, tag=tag, pool_type=rng.choice(pool_types), owner=owner,
+                              caller=owners.get(owner, 0), cpu=rng.randrange(pool.processors))
+        live.append(block)
+        if rng.random() < 0.33:
+            pool.free(live.pop(rng.randrange(len(live))), cpu=rng.randrange(pool.processors))

@@ -1,0 +1,146 @@
+"""Ground truth of a synthetic dump in the ``dumpscan.report/1`` schema.
+
+Computed from the simulation and the platform tables, never by reading the dump
+back, so that a reader bug cannot hide behind a matching writer bug. The rules
+for derived values are those of docs/report-schema.md.
+"""
+from __future__ import annotations
+
+from .crash import CrashState
+from .kernel_image import LoadedModule
+from .machine import Machine
+from .pool import PoolModel, TagCounters, key_tag, tag_key
+from .pool_layout import DEFAULT_POOL_HIT_TAG, OVERFLOW_KEY
+from .scenario import Scenario
+from ..report.schema import SCHEMA_ID, counter_members, symbolize
+
+_TAG_MEMBERS = {  # truth name -> _POOL_TRACKER_TABLE member
+    "paged_allocs": "PagedAllocs", "paged_frees": "PagedFrees", "paged_bytes": "PagedBytes",
+    "nonpaged_allocs": "NonPagedAllocs", "nonpaged_frees": "NonPagedFrees",
+    "nonpaged_bytes": "NonPagedBytes",
+}
+
+
+def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
+                modules: list[LoadedModule], crash: CrashState, dtb: int) -> dict:
+    platform = machine.platform
+    canonical = machine.canonical
+    module_map = [(m.name, m.base, m.size, m.functions) for m in modules]
+    return {
+        "schema": SCHEMA_ID,
+        "dump": {
+            "dump_type": scenario.dump_type,
+            "machine": platform.machine,
+            "dtb": dtb,
+            "bugcheck": {"code": crash.bugcheck_code, "parameters": list(crash.parameters)},
+        },
+        "kernel": {"pdb": platform.pdb_name, "guid": platform.guid, "age": platform.age,
+                   "base": canonical(machine.layout.kernel_base)},
+        "modules": [{"name": m.name, "base": canonical(m.base), "size": m.size} for m in modules],
+        "bigpool": _bigpool(machine, pool),
+        "tags": _tags(machine, pool),
+        "verifier": _verifier(scenario, machine, pool, module_map),
+        "pool_hit_tag": _pool_hit_tag(scenario, crash, canonical),
+    }
+
+
+def _bigpool(machine: Machine, pool: PoolModel) -> list[dict]:
+    fields = machine.platform.types["_POOL_TRACKER_BIG_PAGES"].fields
+    width = {"PoolType": fields.get("PoolType"), "PoolFlags": fields.get("PoolFlags")}
+    type_member = "PoolType" if width["PoolType"] else "PoolFlags"
+    mask = _field_mask(machine, "_POOL_TRACKER_BIG_PAGES", type_member)
+    rows = []
+    for entry in pool.big_table.entries:
+        if entry.key == 0:
+            continue
+        row = {"va": machine.canonical(entry.va & ~1), "key": entry.key, "tag": key_tag(entry.key),
+               "bytes": entry.number_of_bytes, "pool_type": entry.pool_type & mask,
+               "free": entry.free}
+        if "ProcessBilled" in fields:
+            row["process_billed"] = 0
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["va"])
+
+
+def _field_mask(machine: Machine, type_name: str, member: str) -> int:
+    spec = machine.packer.parse(machine.platform.types[type_name].fields[member][1])
+    bits = spec.bit_length if spec.kind == "bitfield" else 8 * spec.size
+    return (1 << bits) - 1
+
+
+def _tags(machine: Machine, pool: PoolModel) -> list[dict]:
+    totals: dict[int, TagCounters] = {OVERFLOW_KEY: TagCounters()}
+    for table in pool.tag_counts:
+        for key, counts in table.items():
+            total = totals.setdefault(key, TagCounters())
+            for member in vars(total):
+                setattr(total, member, getattr(total, member) + getattr(counts, member))
+    rows = []
+    for key in sorted(totals):
+        row = {"key": key, "tag": key_tag(key)}
+        for name, member in _TAG_MEMBERS.items():
+            bits = 8 * machine.packer.parse(
+                machine.platform.types["_POOL_TRACKER_TABLE"].fields[member][1]).size
+            value = getattr(totals[key], name) % (1 << bits)
+            if name.endswith("bytes") and value >= 1 << (bits - 1):
+                value -= 1 << bits  # read as signed: corruption shows as negative
+            row[name] = value
+        rows.append(row)
+    return rows
+
+
+def _verifier(scenario: Scenario, machine: Machine, pool: PoolModel, module_map) -> dict | None:
+    if scenario.verifier_level is None:
+        return None
+    platform = machine.platform
+    stats_members = _counters(machine, "_MM_DRIVER_VERIFIER_DATA")
+    driver_members = _counters(machine, "_VF_TARGET_VERIFIED_DRIVER_DATA")
+    stats = {m: pool.stats.get(m, 0) % (1 << (8 * size)) for m, size in stats_members.items()}
+    stats["Level"] = scenario.verifier_level
+    drivers = []
+    for driver in scenario.drivers:
+        if not driver.verified:
+            continue
+        state = pool.verified.get(driver.name)
+        entry = {"name": driver.name, "loaded": driver.loaded and state is not None,
+                 "counters": None, "allocations": []}
+        if state is not None:
+            entry["counters"] = {m: state.counters.get(m, 0) % (1 << (8 * size))
+                                 for m, size in driver_members.items()}
+            allocations = []
+            for block in pool.blocks:
+                if block.owner != driver.name or block.freed or block.tracker is None:
+                    continue
+                slot = block.tracker
+                caller = machine.canonical(slot.calling_address)
+                allocations.append({
+                    "address": machine.canonical(slot.virtual_address & ~1),
+                    "length": slot.number_of_bytes, "key": slot.tag, "tag": key_tag(slot.tag),
+                    "caller": caller, "caller_symbol": symbolize(caller, module_map)})
+            entry["allocations"] = sorted(allocations, key=lambda a: a["address"])
+        drivers.append(entry)
+    _, ring = pool.trace_ring()
+    trace = [{"index": slot, "address": machine.canonical(r.address), "size": r.size,
+              "thread": machine.canonical(r.thread), "kind": r.kind,
+              "stack": [machine.canonical(f) for f in r.stack if f]} for slot, r in ring]
+    return {"level": scenario.verifier_level, "stats": stats,
+            "drivers": sorted(drivers, key=lambda d: d["name"]), "trace_log": trace}
+
+
+def _counters(machine: Machine, type_name: str) -> dict[str, int]:
+    members = {}
+    for name, (_, notation) in machine.platform.types[type_name].fields.items():
+        spec = machine.packer.parse(notation)
+        members[name] = (spec.kind, spec.size)
+    return counter_members(members)
+
+
+def _pool_hit_tag(scenario: Scenario, crash: CrashState, canonical) -> dict | None:
+    key = tag_key(scenario.pool_hit_tag) if scenario.pool_hit_tag else DEFAULT_POOL_HIT_TAG
+    if key == DEFAULT_POOL_HIT_TAG:
+        return None
+    hit = {"key": key, "tag": key_tag(key), "break": None}
+    if crash.break_address is not None:
+        hit["break"] = {"address": canonical(crash.break_address),
+                        "return_addresses": [canonical(a) for a in crash.stack]}
+    return hit

@@ -52,13 +52,19 @@ def place_modules(machine: Machine, drivers: tuple[Driver, ...]) -> list[LoadedM
                           {name: fn.rva for name, fn in platform.functions.items()})
     hal_base = (kernel.base + kernel.size + 0x1FFFFF) & ~0x1FFFFF
     modules = [kernel, LoadedModule("hal.dll", hal_base, 0x6B000, {})]
+    fixed = [(d.base, d.base + d.image_size) for d in drivers if d.loaded and d.base is not None]
     next_base = machine.layout.driver_base
     for driver in drivers:
         if not driver.loaded:
             continue
-        base = driver.base if driver.base is not None else next_base
+        base = driver.base
+        if base is None:
+            base = next_base
+            while any(lo < base + driver.image_size and base < hi for lo, hi in fixed):
+                base = (max(hi for lo, hi in fixed if lo < base + driver.image_size and base < hi)
+                        + 0xFFFF) & ~0xFFFF
+            next_base = (base + driver.image_size + 0xFFFF) & ~0xFFFF
         modules.append(LoadedModule(driver.name, base, driver.image_size, dict(driver.functions)))
-        next_base = max(next_base, (base + driver.image_size + 0xFFFF) & ~0xFFFF)
     return modules
 
 

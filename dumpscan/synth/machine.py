@@ -48,7 +48,7 @@ MAPS: dict[str, MachineMap] = {
         kuser_kernel=0xFFFFF78000000000),
     "win81-x86": MachineMap(
         kernel_base=0x81000000,
-        driver_base=0x98725000 - 0x60000,
+        driver_base=0x8BC00000,
         arenas={"system": 0x85000000, "nonpaged": 0x86A00000, "paged": 0x9CA00000,
                 "nonpaged_small": 0x86000000, "paged_small": 0x9C000000},
         stack_base=0x9F106000,

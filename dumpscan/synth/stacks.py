@@ -49,7 +49,7 @@ CLOSE_PATH = (
 )
 # The verifier's allocate and free wrappers below the driver's call.
 VERIFIER_ALLOCATE = (
-    Frame(NT, ("XdvExAllocatePoolInternal", "VeAllocatePoolWithTagPriority"), 0x17),
+    Frame(NT, ("XdvExAllocatePoolInternal", "VeAllocatePoolWithTagPriority", "ExAllocatePool2"), 0x17),
     Frame(NT, ("VerifierExAllocatePoolWithTag", "VerifierExAllocatePool2"), 0x24),
 )
 VERIFIER_FREE = (
@@ -76,11 +76,17 @@ class Symbolizer:
         self.modules = modules
 
     def nt(self, functions: tuple[str, ...], offset: int) -> int:
+        address = self.nt_or_none(functions, offset)
+        if address is None:
+            raise KeyError(f"{self.platform.name} has none of {functions}")
+        return address
+
+    def nt_or_none(self, functions: tuple[str, ...], offset: int) -> int | None:
         for name in functions:
             fn = self.platform.functions.get(name)
             if fn is not None:
                 return self.kernel_base + fn.rva + (offset if offset < fn.extent else offset % fn.extent)
-        raise KeyError(f"{self.platform.name} has none of {functions}")
+        return None
 
     def site(self, site: Site) -> int:
         if site.module == NT:
@@ -102,12 +108,22 @@ class Symbolizer:
                 chain.append(self.site(Site(site.module, function, offset)))
         return chain
 
+    def _path(self, frames: tuple[Frame, ...], verified: bool) -> list[int]:
+        """The nt frames of a path that this build has (a frame none of whose
+        candidate names exists is left out; IovCallDriver only under the verifier)."""
+        out = []
+        for frame in frames:
+            if frame.functions == ("IovCallDriver",) and not verified:
+                continue
+            address = self.nt_or_none(frame.functions, frame.offset)
+            if address is not None:
+                out.append(address)
+        return out
+
     def allocation_stack(self, site: Site, path: str, verified: bool) -> list[int]:
         below = [self.frame(f, site.module) for f in VERIFIER_ALLOCATE] if verified else []
-        above = [self.frame(f, site.module) for f in PATHS[path]
-                 if verified or f.functions != ("IovCallDriver",)]
-        return below + self.driver_chain(site, path) + above
+        return below + self.driver_chain(site, path) + self._path(PATHS[path], verified)
 
     def free_stack(self, site: Site) -> list[int]:
         below = [self.frame(f, site.module) for f in VERIFIER_FREE]
-        return below + [self.site(site)] + [self.frame(f, site.module) for f in CLOSE_PATH]
+        return below + [self.site(site)] + self._path(CLOSE_PATH, True)

@@ -13,7 +13,7 @@ from .isf import module_isf, platform_isf, write_isf
 from .kernel_image import KernelImageWriter, LoadedModule, place_modules
 from .machine import MAPS, Machine
 from .memory import PAGE, USER_READONLY
-from .noise import SYSTEM_TAGS, add_big_blocks, add_tag_counters, synthetic_tags
+from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_counters, synthetic_tags
 from .platforms import get_platform
 from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
@@ -41,7 +41,7 @@ class BuildResult:
 def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> BuildResult:
     platform = get_platform(scenario.platform)
     layout = MAPS[platform.name]
-    machine = Machine(platform, layout, [(FIRST_ALLOCATABLE_PFN, 0x3FF00)])
+    machine = Machine(platform, layout, _allocation_ranges(scenario))
     rng = random.Random(scenario.seed)
     nx = "NonPagedPoolNx" in platform.enums["_POOL_TYPE"].constants
     pool = PoolModel(
@@ -74,6 +74,8 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
     nonpaged = 0x200 if nx else 0
     pool_types = [1, nonpaged, 1, nonpaged, 5, 0x21]  # paged, nonpaged(Nx), cache aligned, session
     add_big_blocks(pool, rng, scenario.noise.big_blocks, owners, pool_types)
+    if scenario.noise.bulk_big_blocks:
+        add_bulk_big_blocks(pool, scenario.seed, scenario.noise.bulk_big_blocks, pool_types)
     pool.stats.update({k: v for k, v in DEFAULT_VERIFIER_STATS.items() if k not in pool.stats})
     pool.stats.update(scenario.verifier_stats)
 
@@ -104,7 +106,7 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
 
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_path = out_dir / f"{scenario.name}.dmp"
-    _write_dump_file(scenario, machine, crash, dump_path)
+    _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
     truth = build_truth(scenario=scenario, machine=machine, pool=pool, modules=modules,
                         crash=crash, dtb=machine.space.dtb)
     truth_path = out_dir / f"{scenario.name}.truth.json"
@@ -169,13 +171,33 @@ def _write_user_image(machine: Machine) -> None:
     machine.exclude_from_kernel_dump(va)
 
 
-def _ram_runs(machine: Machine) -> list[tuple[int, int]]:
+def _large_ram(gib: int) -> list[tuple[int, int]]:
+    """RAM of a big machine: low memory, up to 3 GB, then from 4 GB on (the PCI hole
+    in between), ``gib`` GiB in all."""
+    high = (gib << 18) - 0x9E - (0xC0000 - FIRST_ALLOCATABLE_PFN)
+    return [LOW_MEMORY_RUN, (FIRST_ALLOCATABLE_PFN, 0xC0000 - FIRST_ALLOCATABLE_PFN),
+            (0x100000, high)]
+
+
+def _allocation_ranges(scenario: Scenario) -> list[tuple[int, int]]:
+    """Where new pages come from: right after low memory for small dumps; for a big
+    machine, from high RAM (above 12 GB), so that the dump is sparse and its pages
+    sit high as on a real machine [pitfalls doc]."""
+    if not scenario.physical_gib:
+        return [(FIRST_ALLOCATABLE_PFN, 0x3FF00)]
+    first, count = _large_ram(scenario.physical_gib)[-1]
+    return [(first + count - 0x100000, 0x100000)]
+
+
+def _ram_runs(scenario: Scenario, machine: Machine) -> list[tuple[int, int]]:
+    if scenario.physical_gib:
+        return _large_ram(scenario.physical_gib)
     last = max(machine.memory.pages)
     return [LOW_MEMORY_RUN, (FIRST_ALLOCATABLE_PFN, last + 1 - FIRST_ALLOCATABLE_PFN)]
 
 
-def _write_dump_file(scenario: Scenario, machine: Machine, crash, path: Path) -> None:
-    runs = _ram_runs(machine)
+def _write_dump_file(scenario: Scenario, machine: Machine, crash, path: Path,
+                     runs: list[tuple[int, int]]) -> None:
     kernel_only = scenario.dump_type in (6, 8) or scenario.summary_signature == "SDMP"
     complete = scenario.dump_type in (1, 0xA) or scenario.summary_signature == "FDMP"
     platform = machine.platform

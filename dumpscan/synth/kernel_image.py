@@ -112,13 +112,12 @@ class KernelImageWriter:
     def write_call_sites(self, stacks: list[list[int]]) -> None:
         """Write ``call <callee>`` before every return address of every stack, where
         the callee is the function of the frame below it."""
-        for stack in stacks:
-            for index, ret in enumerate(stack):
-                if ret == 0 or index == 0 or not self._in_module(ret):
-                    continue
-                callee = self.function_start(stack[index - 1])
-                rel = (callee - ret) & 0xFFFFFFFF
-                self.m.write(ret - 5, b"\xe8" + struct.pack("<I", rel), KERNEL_CODE)
+        calls = {(stack[i - 1], stack[i]) for stack in stacks for i in range(1, len(stack))}
+        for caller_of, ret in sorted(calls):
+            if ret == 0 or not self._in_module(ret):
+                continue
+            rel = (self.function_start(caller_of) - ret) & 0xFFFFFFFF
+            self.m.write(ret - 5, b"\xe8" + struct.pack("<I", rel), KERNEL_CODE)
 
     def _in_module(self, va: int) -> bool:
         return any(m.base <= va < m.base + m.size for m in self.modules)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from .pool import PoolModel, tag_key
 
 # Tags of the rest of the system, with the module that owns them (pooltag.txt lists
@@ -82,3 +84,38 @@ def add_big_blocks(pool: PoolModel, rng: random.Random, count: int, owners: dict
         live.append(block)
         if rng.random() < 0.33:
             pool.free(live.pop(rng.randrange(len(live))), cpu=rng.randrange(pool.processors))
+
+
+def add_bulk_big_blocks(pool: PoolModel, seed: int, count: int, pool_types: list[int]) -> None:
+    """``count`` big-pool blocks of system tags at once (the large benchmark dumps):
+    vectorised, no per-block objects. A quarter are freed again; all are counted in
+    the tag tables of the processor index % processors."""
+    rng = np.random.default_rng(seed)
+    tags = sorted(SYSTEM_TAGS)
+    keys = np.array([tag_key(t) for t in tags], dtype=np.uint32)[rng.integers(0, len(tags), count)]
+    types = np.array(pool_types, dtype=np.uint32)[rng.integers(0, len(pool_types), count)]
+    pages = rng.integers(1, 5, count).astype(np.uint64)
+    nbytes = pages * np.uint64(0x1000)
+    free = rng.random(count) < 0.25
+    paged = (types & 1).astype(bool)
+    va = np.zeros(count, dtype=np.uint64)
+    for kind, selector in (("paged", paged), ("nonpaged", ~paged)):
+        arena = pool.big_arenas[kind]
+        sizes = nbytes[selector]
+        offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.uint64)
+        va[selector] = np.uint64(arena.next) + offsets
+        arena.next += int(sizes.sum())
+    pool.big_table.bulk_insert(va, keys, types, nbytes, free)
+    cpu = np.arange(count) % pool.processors
+    for c in range(pool.processors):
+        for is_paged in (False, True):
+            chosen = (cpu == c) & (paged == is_paged)
+            if not chosen.any():
+                continue
+            unique, inverse = np.unique(keys[chosen], return_inverse=True)
+            allocs = np.bincount(inverse, minlength=len(unique))
+            frees = np.bincount(inverse, weights=free[chosen], minlength=len(unique))
+            live_bytes = np.bincount(inverse, weights=(nbytes[chosen] * ~free[chosen]),
+                                     minlength=len(unique))
+            for key, a, f, b in zip(unique, allocs, frees, live_bytes):
+                pool.count(c, int(key), is_paged, int(a), int(f), int(b))

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 PAGE = 0x1000
 POOL_VERIFIER_MASK = 0x40  # WRK pool.h [V S4]; tracked blocks show it (e.g. 65, 576)
 
@@ -174,46 +176,68 @@ class SmallPool:
         return header + self.header_size, total
 
 
-@dataclass
-class BigPageEntry:
-    """A `_POOL_TRACKER_BIG_PAGES` slot."""
-
-    va: int = 1  # bit 0 set: free; 1 alone: never used [V S4 init]
-    key: int = 0
-    pool_type: int = 0
-    number_of_bytes: int = 0
-
-    @property
-    def free(self) -> bool:
-        return bool(self.va & 1)
-
-
 class BigPageTable:
-    """PoolBigPageTable: power-of-two slots, hashed on the page number, linear probing."""
+    """PoolBigPageTable: power-of-two slots, hashed on the page number, linear probing.
+
+    Kept as numpy columns (Va, Key, PoolType, NumberOfBytes) so that a million-entry
+    table costs a few arrays, not a million objects. A slot with Va bit 0 set is free;
+    every slot starts as Va = 1, Key = 0 (free, never used) [V S4 init]."""
 
     def __init__(self, size: int) -> None:
         if size & (size - 1):
             raise ValueError("PoolBigPageTableSize must be a power of two")
-        self.entries = [BigPageEntry() for _ in range(size)]
+        self.va = np.ones(size, dtype=np.uint64)
+        self.key = np.zeros(size, dtype=np.uint32)
+        self.pool_type = np.zeros(size, dtype=np.uint32)
+        self.number_of_bytes = np.zeros(size, dtype=np.uint64)
         self._slot_of: dict[int, int] = {}
 
+    def __len__(self) -> int:
+        return len(self.va)
+
     def insert(self, va: int, key: int, pool_type: int, nbytes: int) -> None:
-        mask = len(self.entries) - 1
+        mask = len(self.va) - 1
         index = pool_hash(va >> 12, mask)
-        for _ in range(len(self.entries)):
-            entry = self.entries[index]
-            if entry.free:
-                self.entries[index] = BigPageEntry(va, key, pool_type, nbytes)
-                self._slot_of[va] = index
+        for _ in range(len(self.va)):
+            if int(self.va[index]) & 1:
+                self._store(index, va, key, pool_type, nbytes)
                 return
             index = (index + 1) & mask
         raise OverflowError("big page table full")
 
+    def _store(self, index: int, va: int, key: int, pool_type: int, nbytes: int) -> None:
+        self.va[index], self.key[index] = va, key
+        self.pool_type[index], self.number_of_bytes[index] = pool_type, nbytes
+        self._slot_of[va] = index
+
+    def bulk_insert(self, va: np.ndarray, key: np.ndarray, pool_type: np.ndarray,
+                    nbytes: np.ndarray, free: np.ndarray) -> None:
+        """Insert many blocks at once (the large benchmark dumps); ``free`` marks the
+        ones already freed again (stale entries). Collisions probe linearly."""
+        mask = np.uint64(len(self.va) - 1)
+        product = (va >> np.uint64(12)) * np.uint64(40543)
+        index = (product ^ (product >> np.uint64(32))) & mask
+        pending = np.arange(len(va))
+        while pending.size:
+            slots = index[pending]
+            open_slot = (self.va[slots] & np.uint64(1)) == 1
+            candidates, candidate_slots = pending[open_slot], slots[open_slot]
+            _, first = np.unique(candidate_slots, return_index=True)
+            winners = candidates[first]
+            target = index[winners]
+            self.va[target] = va[winners] | free[winners].astype(np.uint64)
+            self.key[target] = key[winners]
+            self.pool_type[target] = pool_type[winners]
+            self.number_of_bytes[target] = nbytes[winners]
+            losers = np.setdiff1d(pending, winners, assume_unique=True)
+            index[losers] = (index[losers] + np.uint64(1)) & mask
+            pending = losers
+
     def remove(self, va: int) -> None:
-        self.entries[self._slot_of.pop(va)].va |= 1
+        self.va[self._slot_of.pop(va)] |= np.uint64(1)
 
     def in_use(self) -> int:
-        return sum(1 for e in self.entries if not e.free)
+        return int(np.count_nonzero((self.va & np.uint64(1)) == 0))
 
 
 class PoolModel:

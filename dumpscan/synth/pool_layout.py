@@ -64,20 +64,17 @@ class PoolLayoutWriter:
 
     # -- big pool ---------------------------------------------------------------------
     def write_big_table(self) -> None:
-        entries = self.pool.big_table.entries
-        size = self.packer.sizeof("_POOL_TRACKER_BIG_PAGES")
+        table = self.pool.big_table
         fields = self.m.platform.types["_POOL_TRACKER_BIG_PAGES"].fields
         type_member = "PoolType" if "PoolType" in fields else "PoolFlags"
-        table = bytearray(size * len(entries))
-        for index, entry in enumerate(entries):
-            values = {"Va": entry.va, "Key": entry.key, type_member: entry.pool_type,
-                      "NumberOfBytes": entry.number_of_bytes}
-            self.packer.write(table, index * size, "_POOL_TRACKER_BIG_PAGES", values)
-        va = self.m.system_allocation(len(table))
-        self.m.write(va, bytes(table))
+        columns = {"Va": table.va, "Key": table.key, type_member: table.pool_type,
+                   "NumberOfBytes": table.number_of_bytes}
+        data = self.packer.pack_array("_POOL_TRACKER_BIG_PAGES", len(table), columns)
+        va = self.m.system_allocation(len(data))
+        self.m.write(va, data)
         self.m.write_pointer(self.m.symbol("PoolBigPageTable"), va)
-        self.m.write_pointer(self.m.symbol("PoolBigPageTableSize"), len(entries))
-        self.m.write_u32(self.m.symbol("ExpPoolBigEntriesInUse"), self.pool.big_table.in_use())
+        self.m.write_pointer(self.m.symbol("PoolBigPageTableSize"), len(table))
+        self.m.write_u32(self.m.symbol("ExpPoolBigEntriesInUse"), table.in_use())
 
     # -- tag tables -------------------------------------------------------------------
     def tag_table_plan(self, bits: int) -> tuple[dict[int, int], list[int]]:

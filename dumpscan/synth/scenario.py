@@ -55,7 +55,7 @@ class Noise:
 
     tags: int = 120  # distinct background tags in the tag tables
     big_blocks: int = 60  # background big-pool blocks (some freed again)
-    overflow_tags: int = 0  # extra tags that only fit in PoolTrackTableExpansion
+    bulk_big_blocks: int = 0  # extra big-pool blocks made in bulk (benchmark dumps)
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,4 @@ class Scenario:
     big_table_size: int = 0x400  # PoolBigPageTableSize
     tag_table_bits: int = 9  # PoolTrackTableSize = 2**bits + 1
     verifier_stats: dict[str, int] = field(default_factory=dict)  # overrides of counters
+    physical_gib: int = 0  # RAM size; 0 = just what the scenario uses (small dumps)

@@ -6,6 +6,8 @@ for derived values are those of docs/report-schema.md.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .crash import CrashState
 from .kernel_image import LoadedModule
 from .machine import Machine
@@ -46,16 +48,15 @@ def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
 
 def _bigpool(machine: Machine, pool: PoolModel) -> list[dict]:
     fields = machine.platform.types["_POOL_TRACKER_BIG_PAGES"].fields
-    width = {"PoolType": fields.get("PoolType"), "PoolFlags": fields.get("PoolFlags")}
-    type_member = "PoolType" if width["PoolType"] else "PoolFlags"
+    type_member = "PoolType" if "PoolType" in fields else "PoolFlags"
     mask = _field_mask(machine, "_POOL_TRACKER_BIG_PAGES", type_member)
+    table = pool.big_table
     rows = []
-    for entry in pool.big_table.entries:
-        if entry.key == 0:
-            continue
-        row = {"va": machine.canonical(entry.va & ~1), "key": entry.key, "tag": key_tag(entry.key),
-               "bytes": entry.number_of_bytes, "pool_type": entry.pool_type & mask,
-               "free": entry.free}
+    for index in np.nonzero(table.key)[0]:
+        va, key = int(table.va[index]), int(table.key[index])
+        row = {"va": machine.canonical(va & ~1), "key": key, "tag": key_tag(key),
+               "bytes": int(table.number_of_bytes[index]),
+               "pool_type": int(table.pool_type[index]) & mask, "free": bool(va & 1)}
         if "ProcessBilled" in fields:
             row["process_billed"] = 0
         rows.append(row)

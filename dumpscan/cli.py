@@ -25,12 +25,24 @@ def main() -> None:
 @click.option("--symbols", "symbol_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("testdata/symbols"), show_default=True,
               help="Where the symbol tables (ISF) go, as windows/<pdb>/<GUID>-<age>.json.xz.")
+@click.option("--large", is_flag=True,
+              help="Build one large benchmark dump (sparse bitmap dump of a big machine).")
+@click.option("--big-entries", type=click.IntRange(0), default=1_000_000, show_default=True,
+              help="With --large: big-pool blocks.")
+@click.option("--tracked", type=click.IntRange(0), default=100_000, show_default=True,
+              help="With --large: verifier-tracked allocations.")
+@click.option("--gib", type=click.IntRange(4, 1024), default=16, show_default=True,
+              help="With --large: physical memory size in GiB.")
 def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path,
-          symbol_dir: Path) -> None:
+          symbol_dir: Path, large: bool, big_entries: int, tracked: int, gib: int) -> None:
     """Write synthetic Windows crash dumps with their ground truth."""
     from .synth.build import build_scenario
-    from .synth.scenarios import SCENARIOS
+    from .synth.scenarios import SCENARIOS, large_scenario
 
+    if large:
+        result = build_scenario(large_scenario(big_entries, tracked, gib), out_dir, symbol_dir)
+        click.echo(f"{result.dump}  {result.dump.stat().st_size / 2**20:.1f} MiB")
+        return
     if list_only:
         for name, scenario in SCENARIOS.items():
             click.echo(f"{name:28} {scenario.description}")

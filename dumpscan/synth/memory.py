@@ -64,11 +64,12 @@ class PhysicalMemory:
                 return pfn
 
     def write(self, pa: int, data: bytes) -> None:
-        while data:
+        view = memoryview(data)
+        while view:
             pfn, offset = divmod(pa, PAGE)
-            chunk = data[: PAGE - offset]
+            chunk = view[: PAGE - offset]
             self.pages[pfn][offset:offset + len(chunk)] = chunk
-            data = data[len(chunk):]
+            view = view[len(chunk):]
             pa += len(chunk)
 
     def read(self, pa: int, length: int) -> bytes:
@@ -120,10 +121,11 @@ class AddressSpace(ABC):
     def write(self, va: int, data: bytes, flags: int = KERNEL_DATA) -> None:
         """Write bytes at a virtual address, mapping missing pages first."""
         self.map(va, len(data), flags)
-        while data:
-            chunk = data[: PAGE - (va & (PAGE - 1))]
+        view = memoryview(data)
+        while view:
+            chunk = view[: PAGE - (va & (PAGE - 1))]
             self.memory.write(self.translate(va), chunk)
-            data = data[len(chunk):]
+            view = view[len(chunk):]
             va += len(chunk)
 
     def read(self, va: int, length: int) -> bytes:

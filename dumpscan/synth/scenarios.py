@@ -114,3 +114,23 @@ _add(_x64_verifier("win11-24h2-x64-verifier", "win11-24h2-x64", 5, "FDMP", 24))
 for _step, (_leaks, _days) in enumerate(((4, 1), (12, 2), (24, 3))):
     _add(_x64_plain(f"win10-x64-series-t{_step}", "win10-x64", 5, "FDMP", 99,
                     leaks=_leaks, uptime_days=_days))
+
+
+def large_scenario(big_entries: int = 1_000_000, tracked: int = 100_000,
+                   physical_gib: int = 16) -> Scenario:
+    """A benchmark machine: ``physical_gib`` GiB of RAM (a sparse kernel bitmap dump),
+    ``big_entries`` big-pool blocks and ``tracked`` verifier-tracked allocations."""
+    table = 1 << max(10, (2 * big_entries).bit_length())
+    return Scenario(
+        name=f"large-win10-x64-{big_entries}-{tracked}", platform="win10-x64", dump_type=5,
+        summary_signature="SDMP",
+        description=f"{physical_gib} GiB machine, {big_entries} big-pool blocks, "
+                    f"{tracked} tracked allocations (benchmark)",
+        seed=1000, processors=8,
+        drivers=SYSTEM_DRIVERS + (replace(MYFAULT_X64, verified=True), CONTOSO),
+        verifier_level=0x209BB, trace_length=0x10000,
+        workload=(Allocate(LEAK_SITE_X64, "Leak", LEAK_1000K, paged=True, count=10),
+                  Allocate(Site("contoso.sys", "", 0x31C6), "CnBf", 0x40, paged=False,
+                           count=tracked)),
+        noise=Noise(tags=400, big_blocks=100, bulk_big_blocks=big_entries),
+        big_table_size=table, tag_table_bits=12, physical_gib=physical_gib)

@@ -97,8 +97,10 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
     layout_writer.write_blocks()
     if verifier is not None:
         verifier.write(scenario.verifier_level, pool.stats)
-    else:
-        machine.write_pointer(machine.symbol("VfPoolTraces"), 0)
+    else:  # Driver Verifier off: zeroed statistics, an empty configured-driver list
+        machine.write_struct(machine.symbol("VfSuspectDriversList"), "_LIST_ENTRY",
+                             {"Flink": machine.symbol("VfSuspectDriversList"),
+                              "Blink": machine.symbol("VfSuspectDriversList")})
     layout_writer.write_big_table()
     layout_writer.write_tag_tables(scenario.tag_table_bits)
     layout_writer.write_pool_hit_tag(scenario.pool_hit_tag)

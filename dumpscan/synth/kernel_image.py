@@ -88,15 +88,18 @@ class KernelImageWriter:
                 pdb = (driver.pdb if driver and driver.pdb else module.name.rsplit(".", 1)[0] + ".pdb")
                 guid = driver.guid if driver and driver.guid else _guid_for(module.name)
                 age = 1
-            text_end = min(module.size, max(0x2000, (module.size * 3 // 4) & ~0xFFF))
-            sections = [Section(".text", 0x1000, text_end - 0x1000, SCN_CODE),
-                        Section(".data", text_end, module.size - text_end, SCN_DATA)]
+            sections = (kernel_sections(platform) if module is self.modules[0]
+                        else _driver_sections(module.size))
             headers = build_headers(
                 machine=platform.machine, image_base=module.base, image_size=module.size,
                 sections=sections, timestamp=self.timestamp, os_version=(major, minor),
                 entry_point=0x1000, guid=guid, age=age, pdb_name=pdb,
                 dll=module.name.endswith(".dll"))
             self.m.write(module.base, headers)
+
+    def data_start(self, module: LoadedModule) -> int:
+        """VA of the first writable section of a driver (its import address table)."""
+        return module.base + _driver_sections(module.size)[1].rva
 
     def write_tag_immediates(self) -> None:
         """Each driver's code passes its tags to the allocator as immediates
@@ -110,17 +113,35 @@ class KernelImageWriter:
             self.m.write(module.base + 0x1000, code, KERNEL_CODE)
 
     def write_call_sites(self, stacks: list[list[int]]) -> None:
-        """Write ``call <callee>`` before every return address of every stack, where
-        the callee is the function of the frame below it."""
+        """Write the CALL before every return address of every stack; its target is the
+        function of the frame below. Within a module: ``E8 rel32`` (CALL near).
+        From a driver into another module: ``FF 15`` through an import-address-table
+        slot in the driver's data (rel32 to the slot on x64, its address on x86).
+        From nt into a driver (IRP dispatch): ``FF D0``, ``call rax``/``call eax``.
+        [Intel SDM vol. 2, CALL; PE imports: Microsoft PE Format]"""
         calls = {(stack[i - 1], stack[i]) for stack in stacks for i in range(1, len(stack))}
-        for caller_of, ret in sorted(calls):
-            if ret == 0 or not self._in_module(ret):
+        slots: dict[tuple[str, int], int] = {}
+        for below, ret in sorted(calls):
+            caller, callee = self.module_of(ret), self.module_of(below)
+            if ret == 0 or caller is None:
                 continue
-            rel = (self.function_start(caller_of) - ret) & 0xFFFFFFFF
-            self.m.write(ret - 5, b"\xe8" + struct.pack("<I", rel), KERNEL_CODE)
+            target = self.function_start(below)
+            if callee is caller:
+                rel = (target - ret) & 0xFFFFFFFF
+                self.m.write(ret - 5, b"\xe8" + struct.pack("<I", rel), KERNEL_CODE)
+            elif caller is self.modules[0]:
+                self.m.write(ret - 2, b"\xff\xd0", KERNEL_CODE)
+            else:
+                slot = slots.get((caller.name, target))
+                if slot is None:
+                    slot = self.data_start(caller) + self.m.ptr * len(slots)
+                    slots[(caller.name, target)] = slot
+                    self.m.write_pointer(slot, target)
+                operand = (slot - ret) & 0xFFFFFFFF if self.m.ptr == 8 else slot
+                self.m.write(ret - 6, b"\xff\x15" + struct.pack("<I", operand), KERNEL_CODE)
 
-    def _in_module(self, va: int) -> bool:
-        return any(m.base <= va < m.base + m.size for m in self.modules)
+    def module_of(self, va: int) -> LoadedModule | None:
+        return next((m for m in self.modules if m.base <= va < m.base + m.size), None)
 
     def function_start(self, va: int) -> int:
         for module in self.modules:
@@ -164,6 +185,8 @@ class KernelImageWriter:
     # -- globals ---------------------------------------------------------------------------
     def write_globals(self, processors: int, system_time: int, uptime_100ns: int) -> None:
         platform = self.m.platform
+        for rva in platform.symbols.values():  # the kernel's data pages are all resident
+            self.m.space.map(self.m.layout.kernel_base + rva, 1)
         major, minor, build, _ = platform.version
         lab = BUILD_LABS[platform.name]
         self.m.write(self.m.symbol("NtBuildLab"), lab.encode() + b"\0")
@@ -259,6 +282,39 @@ class KernelImageWriter:
 def _unicode(text: str, buffer: int) -> dict:
     length = 2 * len(text)
     return {"Length": length, "MaximumLength": length + 2, "Buffer": buffer}
+
+
+def kernel_sections(platform) -> list[Section]:
+    """The kernel's sections: executable ones covering every page of every function
+    of the symbol table (its extent, at most 64 KB; runs less than 64 pages apart
+    merged), writable
+    data in between [MODEL: the real section table is not in the public symbols]."""
+    pages = sorted({page for fn in platform.functions.values()
+                    for page in range(fn.rva >> 12, ((fn.rva + min(fn.extent, 0x10000) - 1) >> 12) + 1)})
+    runs: list[list[int]] = []
+    for page in pages:
+        if runs and page - runs[-1][1] <= 64:
+            runs[-1][1] = page
+        else:
+            runs.append([page, page])
+    sections, cursor = [], 0x1000
+    for index, (first, last) in enumerate(runs):
+        start, end = first << 12, (last + 1) << 12
+        if start > cursor:
+            sections.append(Section(".data" if index == 0 else f".data{index}", cursor,
+                                    start - cursor, SCN_DATA))
+        sections.append(Section(".text" if index == 0 else f"PAGE{index}", start, end - start,
+                                SCN_CODE))
+        cursor = end
+    if cursor < platform.kernel_image_size:
+        sections.append(Section("ALMOSTRO", cursor, platform.kernel_image_size - cursor, SCN_DATA))
+    return sections
+
+
+def _driver_sections(size: int) -> list[Section]:
+    text_end = min(size, max(0x2000, (size * 3 // 4) & ~0xFFF))
+    return [Section(".text", 0x1000, text_end - 0x1000, SCN_CODE),
+            Section(".data", text_end, size - text_end, SCN_DATA)]
 
 
 def _full_path(name: str) -> str:

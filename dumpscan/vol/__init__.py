@@ -1,2 +1,3 @@
-"""The bridge to Volatility3: a layer for every crash-dump type, opening a dump as a
-Volatility context from what its header says, and finding the kernel's symbols."""
+"""The bridge to Volatility3: a layer and stacker for every crash-dump type, opening a
+dump as a Volatility context from what its header says, finding the kernel's symbols,
+and a KernelView from inside a Volatility plugin.  See docs/volatility.md."""

@@ -1,0 +1,188 @@
+"""Scan an archive of crash dumps: one summary row per dump.
+
+:func:`scan_archive` runs an ``analyze(path) -> report dict`` callable on every dump in
+a process pool and yields a :class:`BatchRow` per dump. A dump whose analysis raises
+becomes a row with status ``error`` and the one-line error; a worker process that dies
+outright (a crash in native code, the OOM killer) is retried alone in a fresh pool and,
+if it dies again, reported the same way. Either way the other dumps go on.
+
+``analyze`` must be picklable (a module-level function) when ``workers >= 1``;
+``workers=0`` runs everything in this process, in order.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .leaks import (Thresholds, analyze as analyze_leaks, bugcheck, display_tag, kernel_build,
+                    top_suspect_line)
+
+DUMP_SUFFIX = ".dmp"  # matched case-insensitively: .dmp, .DMP, .Dmp
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """The summary of one dump (``status`` 'ok' or 'error')."""
+
+    dump: str
+    status: str
+    error: str | None = None
+    kernel_build: str | None = None
+    machine: str | None = None
+    dump_type: int | None = None
+    bugcheck: str | None = None          # '0x000000D1 (9d200000, 2, 0, 98726674)'-like
+    top_suspect: str | None = None       # leaks.top_suspect_line of the first suspect
+    top_tag: str | None = None           # tag with the most outstanding bytes
+    top_tag_bytes: int | None = None
+    suspects: int | None = None
+    exit_status: int | None = None       # leaks.exit_status for this dump
+    seconds: float | None = None         # wall time of analyze + summary
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def one_line_error(exc: BaseException) -> str:
+    """'ValueError: first line of the message'."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def iter_dumps(root: str | os.PathLike) -> Iterator[Path]:
+    """Every *.dmp / *.DMP file under ``root`` (recursively, sorted), or ``root`` itself
+    when it is a file."""
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    found = [p for p in root.rglob("*") if p.suffix.lower() == DUMP_SUFFIX and p.is_file()]
+    yield from sorted(found)
+
+
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, directories walked with :func:`iter_dumps`; duplicates dropped."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for item in paths:
+        item = Path(item)
+        for path in (iter_dumps(item) if item.is_dir() else [item]):
+            if path not in seen:
+                seen.add(path)
+                out.append(path)
+    return out
+
+
+def summarize(path: str | os.PathLike, report: Mapping, thresholds: Thresholds | None = None,
+              seconds: float | None = None) -> BatchRow:
+    """The batch row of one analysed dump (uses ``report['leaks']`` when present)."""
+    leaks = report.get("leaks") if isinstance(report.get("leaks"), dict) else None
+    if leaks is None or "suspects" not in leaks:
+        leaks = analyze_leaks(report, thresholds)
+    suspects = leaks.get("suspects") or []
+    tags = leaks.get("tags") or []
+    check = bugcheck(report)
+    check_text = None
+    if check is not None:
+        params = ", ".join(f"{p:x}" for p in check[1])
+        check_text = f"{check[0]:#010X}".replace("0X", "0x") + (f" ({params})" if params else "")
+    dump = report.get("dump") or {}
+    return BatchRow(
+        dump=str(path), status="ok", kernel_build=kernel_build(report),
+        machine=dump.get("machine"), dump_type=dump.get("dump_type"), bugcheck=check_text,
+        top_suspect=top_suspect_line(suspects[0]) if suspects else None,
+        top_tag=display_tag(tags[0]["tag"]) if tags else None,
+        top_tag_bytes=tags[0]["bytes"] if tags else None,
+        suspects=len(suspects),
+        exit_status=leaks.get("exit_status"),
+        seconds=seconds)
+
+
+def _run_one(analyze: Callable[[Path], Mapping], path: Path,
+             thresholds: Thresholds | None) -> BatchRow:
+    start = time.monotonic()
+    try:
+        report = analyze(path)
+        if not isinstance(report, Mapping):
+            raise TypeError(f"analyze returned {type(report).__name__}, not a report dict")
+        return summarize(path, report, thresholds, seconds=round(time.monotonic() - start, 3))
+    except Exception as exc:  # one bad dump never stops the others
+        return BatchRow(dump=str(path), status="error", error=one_line_error(exc),
+                        seconds=round(time.monotonic() - start, 3))
+
+
+def scan_archive(paths: Iterable[str | os.PathLike], analyze: Callable[[Path], Mapping],
+                 workers: int | None = None, *, thresholds: Thresholds | None = None,
+                 ordered: bool = True) -> Iterator[BatchRow]:
+    """One :class:`BatchRow` per dump of ``paths`` (files, or directories walked for
+    *.dmp recursively). ``workers``: process-pool size (default: CPU count); 0 = run in
+    this process. ``ordered``: yield in input order (else as finished)."""
+    todo = expand_paths(paths)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers <= 0:
+        for path in todo:
+            yield _run_one(analyze, path, thresholds)
+        return
+
+    results: dict[int, BatchRow] = {}
+    next_out = 0
+
+    def ready() -> Iterator[BatchRow]:
+        nonlocal next_out
+        if not ordered:
+            return
+        while next_out in results:
+            yield results.pop(next_out)
+            next_out += 1
+
+    died: list[int] = []
+    with ProcessPoolExecutor(max_workers=min(workers, max(len(todo), 1))) as pool:
+        futures: dict[Future, int] = {pool.submit(_run_one, analyze, p, thresholds): i
+                                      for i, p in enumerate(todo)}
+        for future in as_completed(futures):
+            index = futures[future]
+            row = _result(future, todo[index], died, index)
+            if row is None:
+                continue
+            if ordered:
+                results[index] = row
+                yield from ready()
+            else:
+                yield row
+    # Dumps whose worker died (or that were in flight when one died): alone, one by one.
+    for index in sorted(died):
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(_run_one, analyze, todo[index], thresholds)
+            try:
+                row = future.result()
+            except BrokenProcessPool:
+                row = BatchRow(dump=str(todo[index]), status="error",
+                               error="worker process died while analysing this dump")
+            except Exception as exc:
+                row = BatchRow(dump=str(todo[index]), status="error", error=one_line_error(exc))
+        if ordered:
+            results[index] = row
+        else:
+            yield row
+    if ordered:
+        for index in sorted(results):
+            yield results[index]
+
+
+def _result(future: Future, path: Path, died: list[int], index: int) -> BatchRow | None:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        died.append(index)
+        return None
+    except Exception as exc:  # e.g. analyze could not be pickled
+        return BatchRow(dump=str(path), status="error", error=one_line_error(exc))

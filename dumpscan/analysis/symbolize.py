@@ -1,0 +1,189 @@
+"""Address -> ``module!function+0xoff`` / ``module+0xoff`` / ``0x...``.
+
+The rules are those of :func:`dumpscan.report.schema.symbolize` (the truth uses it):
+the first module (load order) whose [base, base+size) holds the address; within it
+the nearest symbol at or below the address (on equal RVAs the one ``sorted((rva,
+name))`` puts last, i.e. the greatest name); the kernel is ``nt`` (the first
+module) and its symbols are every symbol of the kernel's symbol table; a driver's
+symbols come from its own ISF when one matching the image's RSDS record (PDB name,
+GUID, age) is in the symbol directories, else it symbolizes as ``module+0xoff``.
+The index is built once: sorted module bases and per-module sorted RVA arrays,
+searched with numpy / bisect.
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..kernel.modules import Module
+from ..kernel.view import KernelView
+from ..report.schema import format_symbol, module_label
+from ..symbols.finder import SUFFIXES
+from ..symbols.isf import SymbolTable, SymbolTableError
+from ..symbols.pe import CodeViewError, PdbIdentity, read_codeview
+
+
+class _Functions:
+    """Sorted RVAs of one module with the name the schema's tie rule picks."""
+
+    def __init__(self, symbols: Mapping[str, int]) -> None:
+        ordered = sorted((int(rva), name) for name, rva in symbols.items())
+        rvas: list[int] = []
+        names: list[str] = []
+        for rva, name in ordered:
+            if rvas and rvas[-1] == rva:
+                names[-1] = name  # the later (greater) name wins, as bisect_right does
+            else:
+                rvas.append(rva)
+                names.append(name)
+        self.rvas = rvas
+        self.names = names
+
+    def lookup(self, rva: int) -> tuple[str, int] | None:
+        position = bisect_right(self.rvas, rva)
+        if not position:
+            return None
+        return self.names[position - 1], rva - self.rvas[position - 1]
+
+    def start(self, rva: int) -> int | None:
+        position = bisect_right(self.rvas, rva)
+        return self.rvas[position - 1] if position else None
+
+
+class Symbolizer:
+    def __init__(self, modules: Sequence[Module], symbols: Mapping[int, Mapping[str, int]],
+                 sources: Mapping[int, str] | None = None) -> None:
+        """``symbols``: module index -> {name: RVA} (modules without symbols omitted)."""
+        self.modules = list(modules)
+        self.labels = [module_label(m.name, i) for i, m in enumerate(self.modules)]
+        self.functions = {i: _Functions(s) for i, s in symbols.items() if s}
+        self.sources = dict(sources or {})
+        order = sorted(range(len(self.modules)), key=lambda i: (self.modules[i].base, i))
+        self._order = order
+        self._bases = np.array([self.modules[i].base for i in order], dtype=np.uint64)
+        self._ends = np.array([self.modules[i].base + self.modules[i].size for i in order],
+                              dtype=np.uint64)
+        spans = sorted((m.base, m.base + m.size) for m in self.modules if m.size)
+        self._overlap = any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+        self._cache: dict[int, str] = {}
+
+    # -- lookups --------------------------------------------------------------------
+    def module_index(self, address: int) -> int | None:
+        if self._overlap:
+            for index, module in enumerate(self.modules):
+                if module.base <= address < module.base + module.size:
+                    return index
+            return None
+        if not len(self._bases):
+            return None
+        position = int(np.searchsorted(self._bases, np.uint64(address), side="right")) - 1
+        if position < 0 or address >= int(self._ends[position]):
+            return None
+        return self._order[position]
+
+    def module_of(self, address: int) -> Module | None:
+        index = self.module_index(address)
+        return None if index is None else self.modules[index]
+
+    def function_of(self, address: int) -> tuple[str | None, str | None]:
+        """(module label, function name or None); (None, None) outside every module."""
+        index = self.module_index(address)
+        if index is None:
+            return None, None
+        functions = self.functions.get(index)
+        found = functions.lookup(address - self.modules[index].base) if functions else None
+        return self.labels[index], (found[0] if found else None)
+
+    def function_start(self, address: int) -> int | None:
+        index = self.module_index(address)
+        functions = self.functions.get(index) if index is not None else None
+        if functions is None:
+            return None
+        start = functions.start(address - self.modules[index].base)
+        return None if start is None else self.modules[index].base + start
+
+    def symbol(self, address: int) -> str:
+        address = int(address)
+        cached = self._cache.get(address)
+        if cached is not None:
+            return cached
+        index = self.module_index(address)
+        if index is None:
+            text = f"{address:#x}"
+        else:
+            rva = address - self.modules[index].base
+            functions = self.functions.get(index)
+            found = functions.lookup(rva) if functions else None
+            text = (format_symbol(self.labels[index], found[0], found[1]) if found
+                    else format_symbol(self.labels[index], None, rva))
+        if len(self._cache) < 1 << 20:
+            self._cache[address] = text
+        return text
+
+    def symbols(self, addresses: Iterable[int]) -> list[str]:
+        return [self.symbol(a) for a in addresses]
+
+
+# -- building ---------------------------------------------------------------------------
+def find_module_table(pdb: PdbIdentity, symbol_dirs: Sequence[Path]) -> SymbolTable | None:
+    """The ISF of a driver's PDB: ``<dir>/windows/<pdb>/<GUID>-<age>.json(.xz|.gz|.bz2)``,
+    the PDB directory matched case-insensitively; failing the exact file name, the
+    ISFs in that PDB's directory are matched on their metadata (GUID, age). Bounded:
+    never a recursive search of the symbol directories."""
+    for directory in symbol_dirs:
+        root = Path(directory) / "windows"
+        if not root.is_dir():
+            continue
+        candidates = [root / pdb.name]
+        if not candidates[0].is_dir():
+            candidates = [p for p in root.iterdir() if p.is_dir() and p.name.lower() == pdb.name.lower()]
+        for folder in candidates:
+            for suffix in SUFFIXES:
+                path = folder / f"{pdb.guid}-{pdb.age}{suffix}"
+                if path.is_file():
+                    table = SymbolTable.load(path)
+                    if table.pdb and table.pdb[1:] != (pdb.guid, pdb.age):
+                        raise SymbolTableError(f"{path}: metadata names {table.pdb[1]}-{table.pdb[2]}, "
+                                               f"not {pdb.guid}-{pdb.age}")
+                    return table
+            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if not path.name.endswith(SUFFIXES) or not path.name.upper().startswith(pdb.guid):
+                    continue
+                table = SymbolTable.load(path)
+                if table.pdb and table.pdb[1:] == (pdb.guid, pdb.age):
+                    return table
+    return None
+
+
+def build_symbolizer(view: KernelView, modules: Sequence[Module], symbol_dirs: Sequence[Path],
+                     warnings: list[str] | None = None) -> Symbolizer:
+    """The kernel's symbols from the view's symbol table; each driver's from a matching
+    ISF when one is found (absence is normal: ``module+0xoff``)."""
+    warnings = warnings if warnings is not None else []
+    symbols: dict[int, Mapping[str, int]] = {}
+    sources: dict[int, str] = {}
+    loaded: dict[tuple[str, str, int], SymbolTable | None] = {}
+    for index, module in enumerate(modules):
+        if index == 0 or module.base == view.kernel_base:
+            symbols[index] = view.symbols.symbols
+            sources[index] = view.symbols.source
+            continue
+        try:
+            pdb = read_codeview(view.read, module.base)
+        except CodeViewError:
+            continue
+        key = (pdb.name.lower(), pdb.guid, pdb.age)
+        if key not in loaded:
+            try:
+                loaded[key] = find_module_table(pdb, symbol_dirs)
+            except SymbolTableError as exc:
+                warnings.append(f"symbols for {module.name}: {exc}")
+                loaded[key] = None
+        table = loaded[key]
+        if table is not None:
+            symbols[index] = table.symbols
+            sources[index] = table.source
+    return Symbolizer(modules, symbols, sources)

@@ -1,0 +1,203 @@
+"""Pool tag tracking tables (doc §2), summed the ``!poolused`` way (§2.4 [M]).
+
+Tables read: every distinct non-null table of {``*PoolTrackTable``,
+``ExPoolTagTables[0..n)``}, each ``[*PoolTrackTableSize]`` of ``_POOL_TRACKER_TABLE``,
+plus ``*PoolTrackTableExpansion`` ``[*PoolTrackTableExpansionSize]`` (linear).
+Slots of ExPoolTagTables (§2.1 practical rule [M]): 0 .. max(KeNumberProcessors,
+header NumberProcessors) - 1, then on while non-null, up to the slot count the
+symbol spacing gives (64 when unknown). In a per-processor table an entry with
+Key 0 takes the key of the global table's entry at the same index (§2.4).
+Per key, every field is summed in its own width (mod 2^32 or mod 2^64); the Bytes
+sums are read back as signed (a negative total means corruption), the
+allocation and free counts stay unsigned.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .common import as_signed, member, read_table, symbol_gap
+from .view import KernelView, MemoryAbsent
+
+MAX_TRACK_ENTRIES = 1 << 22  # per table; real tables hold a few thousand entries
+MAX_TAG_TABLE_SLOTS = 4096
+DEFAULT_SLOTS = 64
+FIELDS = {  # report name -> _POOL_TRACKER_TABLE member
+    "paged_allocs": "PagedAllocs", "paged_frees": "PagedFrees", "paged_bytes": "PagedBytes",
+    "nonpaged_allocs": "NonPagedAllocs", "nonpaged_frees": "NonPagedFrees",
+    "nonpaged_bytes": "NonPagedBytes",
+}
+
+
+@dataclass(frozen=True)
+class TagTableInfo:
+    source: str  # "PoolTrackTable", "ExPoolTagTables[3]", "PoolTrackTableExpansion"
+    address: int
+    declared: int
+    requested: int
+    read: int
+    absent: tuple[tuple[int, int], ...]
+    zero_keys_filled: int  # per-processor entries that took the global key
+
+    def coverage(self) -> dict:
+        return {"name": self.source, "address": self.address, "entries_expected": self.declared,
+                "entries_requested": self.requested, "entries_read": self.read,
+                "entries_absent": self.requested - self.read,
+                "absent_ranges": [[i, j] for i, j in self.absent]}
+
+
+@dataclass(frozen=True)
+class TagTotals:
+    keys: np.ndarray  # uint32, sorted, distinct, non-zero
+    values: dict[str, np.ndarray]  # report field name -> int64 (bytes, signed) / uint64 (counts)
+    widths: dict[str, int]  # report field name -> bits
+    tables: tuple[TagTableInfo, ...]
+    slots_examined: int
+    processors: int
+    warnings: tuple[str, ...]
+
+    def row(self, index: int) -> dict:
+        return {name: int(column[index]) for name, column in self.values.items()}
+
+
+def processor_count(view: KernelView, header_processors: int | None) -> tuple[int, list[str]]:
+    warnings: list[str] = []
+    counts = [header_processors or 0]
+    if view.has_symbol("KeNumberProcessors"):
+        try:
+            value = view.read_uint(view.symbol("KeNumberProcessors"), 4)
+            if value > MAX_TAG_TABLE_SLOTS:  # a CCHAR on old kernels: the low byte only
+                value &= 0xFF
+            counts.append(value)
+        except MemoryAbsent:
+            warnings.append("KeNumberProcessors absent from the dump")
+    return max(max(counts), 1), warnings
+
+
+def slot_bound(view: KernelView) -> int:
+    gap = symbol_gap(view, "ExPoolTagTables")
+    if not gap:
+        return DEFAULT_SLOTS
+    return max(1, min(gap // view.pointer_size, MAX_TAG_TABLE_SLOTS))
+
+
+def read_tag_tables(view: KernelView, header_processors: int | None = None) -> TagTotals:
+    type_name = "_POOL_TRACKER_TABLE"
+    layout = view.layout(type_name)
+    warnings: list[str] = []
+    processors, more = processor_count(view, header_processors)
+    warnings += more
+    size = view.read_pointer(view.symbol("PoolTrackTableSize"))
+    global_va = view.canonical(view.read_pointer(view.symbol("PoolTrackTable")))
+    # ExPoolTagTables slots
+    bound = slot_bound(view)
+    slots_va = view.symbol("ExPoolTagTables")
+    raw, absent = view.read_pages(slots_va, bound * view.pointer_size)
+    pointers = np.frombuffer(bytes(raw), dtype="<u8" if view.pointer_size == 8 else "<u4").astype(np.uint64)
+    if absent:
+        # slots past the processor count matter only while they are non-null
+        first_absent = absent[0][0] // view.pointer_size
+        pointers = pointers[:first_absent]
+        if first_absent < processors or (first_absent and pointers[-1] != 0):
+            warnings.append(f"ExPoolTagTables: slots from {first_absent} on are absent from the dump; "
+                            "per-processor tables past them (if any) were not read")
+    sources: list[tuple[str, int]] = []
+    seen: set[int] = set()
+    examined = 0
+    for index, pointer in enumerate(pointers.tolist()):
+        if index >= processors and pointer == 0:
+            break
+        examined = index + 1
+        if pointer == 0:
+            continue
+        pointer = view.canonical(pointer)
+        if index == 0 and global_va and pointer != global_va:
+            warnings.append(f"ExPoolTagTables[0] = {pointer:#x} differs from PoolTrackTable = "
+                            f"{global_va:#x}")
+        if pointer in seen:
+            continue
+        seen.add(pointer)
+        sources.append((f"ExPoolTagTables[{index}]", pointer))
+    if global_va and global_va not in seen:
+        sources.insert(0, ("PoolTrackTable", global_va))
+        seen.add(global_va)
+    elif global_va:
+        sources = [("PoolTrackTable" if va == global_va else name, va) for name, va in sources]
+        sources.sort(key=lambda item: item[1] != global_va)  # the global table first
+    if not global_va:
+        warnings.append("PoolTrackTable is NULL: per-processor entries with Key 0 cannot take "
+                        "a key and are ignored")
+    paths = ["Key"] + list(FIELDS.values())
+    key_parts: list[np.ndarray] = []
+    value_parts: dict[str, list[np.ndarray]] = {name: [] for name in FIELDS}
+    infos: list[TagTableInfo] = []
+    global_keys: np.ndarray | None = None
+    orphans = 0
+    for name, va in sources:
+        table = read_table(view, name, va, size, layout.size, MAX_TRACK_ENTRIES)
+        warnings.extend(table.warnings)
+        values = table.columns(view, type_name, paths)
+        keys = values["Key"].astype(np.uint32)
+        valid = table.valid()
+        filled = 0
+        counts_nonzero = np.zeros(len(keys), dtype=bool)
+        for field in FIELDS.values():
+            counts_nonzero |= values[field] != 0
+        if va == global_va:
+            global_keys = np.where(valid, keys, 0).astype(np.uint32)
+        elif global_keys is not None:
+            n = min(len(keys), len(global_keys))
+            zero = np.zeros(len(keys), dtype=bool)
+            zero[:n] = (keys[:n] == 0) & (global_keys[:n] != 0)
+            filled = int(np.count_nonzero(zero & valid & counts_nonzero))
+            keys = keys.copy()
+            keys[:n] = np.where(zero[:n], global_keys[:n], keys[:n])
+        orphans += int(np.count_nonzero(valid & (keys == 0) & counts_nonzero))
+        keep = valid & (keys != 0)
+        key_parts.append(keys[keep])
+        for report_name, field in FIELDS.items():
+            value_parts[report_name].append(values[field][keep])
+        infos.append(TagTableInfo(name, va, size, table.requested, table.read, table.absent, filled))
+    # expansion table
+    expansion = view.canonical(view.read_pointer(view.symbol("PoolTrackTableExpansion")))
+    expansion_size = view.read_pointer(view.symbol("PoolTrackTableExpansionSize"))
+    if expansion and expansion_size:
+        table = read_table(view, "PoolTrackTableExpansion", expansion, expansion_size, layout.size,
+                           MAX_TRACK_ENTRIES)
+        warnings.extend(table.warnings)
+        values = table.columns(view, type_name, paths)
+        keys = values["Key"].astype(np.uint32)
+        keep = table.valid() & (keys != 0)
+        key_parts.append(keys[keep])
+        for report_name, field in FIELDS.items():
+            value_parts[report_name].append(values[field][keep])
+        infos.append(TagTableInfo("PoolTrackTableExpansion", expansion, expansion_size,
+                                  table.requested, table.read, table.absent, 0))
+    elif expansion_size and not expansion:
+        warnings.append(f"PoolTrackTableExpansionSize is {expansion_size:#x} but the table pointer "
+                        "is NULL")
+    if orphans:
+        warnings.append(f"tag tables: {orphans} per-processor entries with Key 0 and non-zero counters "
+                        "have no global key at their index; ignored")
+    widths = {name: 8 * member(view, type_name, field)[1].size for name, field in FIELDS.items()}
+    all_keys = np.concatenate(key_parts) if key_parts else np.zeros(0, np.uint32)
+    order = np.argsort(all_keys, kind="stable")
+    sorted_keys = all_keys[order]
+    distinct, starts = np.unique(sorted_keys, return_index=True)
+    totals: dict[str, np.ndarray] = {}
+    for report_name in FIELDS:
+        column = (np.concatenate(value_parts[report_name]) if value_parts[report_name]
+                  else np.zeros(0, np.uint64))[order]
+        # uint64 addition wraps mod 2^64; narrower fields are folded to their width
+        summed = np.add.reduceat(column, starts) if len(column) else np.zeros(0, np.uint64)
+        bits = widths[report_name]
+        if bits < 64:
+            summed = summed & np.uint64((1 << bits) - 1)
+        totals[report_name] = as_signed(summed, bits) if report_name.endswith("bytes") else summed
+        negative = int(np.count_nonzero(totals[report_name] < 0)) if report_name.endswith("bytes") else 0
+        if negative:
+            warnings.append(f"tag tables: {negative} tags have a negative {report_name} total "
+                            "(corrupt or inconsistent counters)")
+    return TagTotals(distinct.astype(np.uint32), totals, widths, tuple(infos), examined, processors,
+                     tuple(warnings))

@@ -1,0 +1,146 @@
+"""Driver Verifier's pool allocate/free trace log (``!verifier 0x80``, doc §3.8).
+
+``*VfPoolTraces`` -> ring of ``VfPoolTracesLength`` ``_VF_POOL_TRACE`` records;
+``VfPoolTracesIndex`` is the running index, incremented before each store at
+``Index & (Length-1)`` [M+]. Valid records: min(Index, Length); oldest first, the
+oldest at ``(Index - valid + 1) & (Length-1)``. A record's stack is its non-zero
+StackTrace frames. Records carry no direction flag: :func:`classify` tells an
+allocation from a free by symbolizing the first frames [M].
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .common import canonical_array, member, read_table
+from .view import KernelView
+
+MAX_TRACE_RECORDS = 1 << 22
+CLASSIFY_FRAMES = 4  # how many leading frames may decide allocate/free
+# Names of the kernel's allocate and free routines (doc §3.8): ExAllocatePool*,
+# VeAllocatePool*, ExAllocateHeapPool, XdvExAllocatePoolInternal, ExpAllocateBigPool,
+# VerifierExAllocatePool* / ExFreePool*, VerifierFreePool*, ViFreeTrackedPool,
+# VfFreePoolNotification, ExFreeHeapPool, ExDeferredFreePool, ExpFreeBigPages.
+ALLOCATE_NAME = re.compile(r"Alloc", re.IGNORECASE)
+FREE_NAME = re.compile(r"Free", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TraceLog:
+    address: int  # the ring's VA
+    length: int  # VfPoolTracesLength
+    index: int  # VfPoolTracesIndex
+    valid: int  # min(Index, Length) (capped)
+    slots: np.ndarray  # uint32 ring slot of each record, oldest first
+    addresses: np.ndarray  # uint64
+    sizes: np.ndarray  # uint64
+    threads: np.ndarray  # uint64
+    stacks: np.ndarray  # uint64 [records, depth]; zero frames included
+    present: np.ndarray  # bool per record: its bytes were in the dump
+    absent: tuple[tuple[int, int], ...]
+    warnings: tuple[str, ...]
+
+    def stack(self, i: int) -> list[int]:
+        return [int(f) for f in self.stacks[i] if f]
+
+    def coverage(self) -> dict:
+        return {"name": "VfPoolTraces", "address": self.address, "entries_expected": self.valid,
+                "entries_requested": self.valid, "entries_read": int(self.present.sum()),
+                "entries_absent": int((~self.present).sum()),
+                "absent_ranges": [[i, j] for i, j in self.absent]}
+
+
+def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> TraceLog | None:
+    """None when the log is off (VfPoolTraces NULL, doc §3.8 [M])."""
+    warnings: list[str] = []
+    ring = view.canonical(view.read_pointer(view.symbol("VfPoolTraces")))
+    if not ring:
+        return None
+    index = view.read_uint(view.symbol("VfPoolTracesIndex"), 4)
+    length = view.read_uint(view.symbol("VfPoolTracesLength"), 4)
+    type_name = "_VF_POOL_TRACE"
+    size = view.layout(type_name).size
+    if length == 0:
+        warnings.append("VfPoolTraces is set but VfPoolTracesLength is 0")
+    if length & (length - 1):
+        warnings.append(f"VfPoolTracesLength {length:#x} is not a power of two; slots taken modulo it")
+    if length > max_records:
+        warnings.append(f"VfPoolTracesLength {length:#x} is implausible; only {max_records:#x} "
+                        "records considered")
+    ring_length = min(length, max_records)
+    valid = min(index, ring_length)
+    table = read_table(view, "VfPoolTraces", ring, ring_length, size, max_records)
+    warnings.extend(table.warnings)
+    _, stack_member = member(view, type_name, "StackTrace")
+    depth = stack_member.count
+    stack_off, _ = member(view, type_name, "StackTrace")
+    if valid:
+        first = index - valid + 1
+        order = np.arange(first, first + valid, dtype=np.int64)
+        slots = order % length  # == order & (length - 1) for a power of two
+        slots = slots[slots < ring_length]  # only when the length was capped
+    else:
+        slots = np.zeros(0, np.int64)
+    values = table.columns(view, type_name, ["Address", "Size", "Thread"])
+    frames = np.zeros((table.requested, depth), dtype=np.uint64)
+    for first, count, data in table.pieces():
+        raw = np.frombuffer(data, dtype=np.uint8).reshape(count, size)
+        block = np.ascontiguousarray(raw[:, stack_off:stack_off + depth * view.pointer_size])
+        frames[first:first + count] = block.view("<u8" if view.pointer_size == 8 else "<u4")
+    present = table.valid()[slots] if len(slots) else np.zeros(0, bool)
+    if len(slots) and not present.all():
+        warnings.append(f"trace log: {int((~present).sum())} of {valid} records absent from the dump")
+    keep = slots[present] if len(slots) else slots
+    stacks = frames[keep]
+    stacks = np.where(stacks != 0, canonical_array(view, stacks), np.uint64(0)) if stacks.size else stacks
+    return TraceLog(ring, length, index, valid, keep.astype(np.uint32),
+                    canonical_array(view, values["Address"][keep]), values["Size"][keep],
+                    canonical_array(view, values["Thread"][keep]), stacks, present,
+                    table.absent, tuple(warnings))
+
+
+def classify(log: TraceLog, function_of: Callable[[int], tuple[str, str | None]],
+             frames: int = CLASSIFY_FRAMES) -> tuple[list[str], list[str]]:
+    """'allocate' or 'free' per record, oldest first, and warnings.
+
+    The first of the leading ``frames`` non-zero frames that lies in the kernel (module
+    label "nt") in a function whose name says Alloc or Free decides [M, doc §3.8].
+    Frame addresses are symbolized once each. A record no frame decides is taken as
+    the opposite of the previous record for the same address (allocate when none)."""
+    lead = log.stacks[:, :frames] if log.stacks.size else np.zeros((0, frames), np.uint64)
+    unique = np.unique(lead[lead != 0]) if lead.size else np.zeros(0, np.uint64)
+    verdict_of: dict[int, str | None] = {}
+    for address in unique.tolist():
+        module, function = function_of(address)
+        verdict = None
+        if module == "nt" and function:
+            if FREE_NAME.search(function):
+                verdict = "free"
+            elif ALLOCATE_NAME.search(function):
+                verdict = "allocate"
+        verdict_of[address] = verdict
+    kinds: list[str] = []
+    last: dict[int, str] = {}
+    undecided = 0
+    for row, address in zip(lead.tolist(), log.addresses.tolist()):
+        kind = None
+        for frame in row:
+            if frame:
+                kind = verdict_of.get(frame)
+                if kind:
+                    break
+        if kind is None:
+            undecided += 1
+            kind = "free" if last.get(address) == "allocate" else "allocate"
+        last[address] = kind
+        kinds.append(kind)
+    warnings = []
+    if undecided:
+        warnings.append(f"trace log: {undecided} records have no allocate/free routine among their first "
+                        f"{frames} frames; classified by alternation")
+    return kinds, warnings
+
+

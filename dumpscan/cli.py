@@ -59,5 +59,38 @@ def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Pat
         click.echo(f"{result.dump}  {size / 2**20:.1f} MiB  (truth: {result.truth.name})")
 
 
+@main.command()
+@click.argument("dumps", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-s", "--symbols", "symbol_dirs", multiple=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Symbol directory (ISF files as windows/<pdb>/<GUID>-<age>.json.xz); repeatable.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def analyze(dumps: tuple[Path, ...], symbol_dirs: tuple[Path, ...], output_format: str) -> None:
+    """Analyze crash dumps for pool leaks (the leak report, or dumpscan.report/1 JSON)."""
+    import json
+
+    from .analysis.engine import analyze_path
+    from .analysis.leaks import analyze as analyze_leaks
+    from .report.render_text import render_leak_report
+
+    failed = 0
+    for dump in dumps:
+        try:
+            report = analyze_path(dump, list(symbol_dirs) or [Path("symbols")])
+        except Exception as exc:  # one line per bad dump; the others still run
+            click.echo(f"dumpscan: {dump}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                       err=True)
+            failed += 1
+            continue
+        report["leaks"] = analyze_leaks(report)
+        if output_format == "json":
+            click.echo(json.dumps(report, indent=1))
+        else:
+            click.echo(render_leak_report(report))
+    if failed:
+        sys.exit(2)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

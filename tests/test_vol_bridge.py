@@ -377,6 +377,12 @@ def test_not_a_dump(tmp_path):
     assert "not a Windows kernel crash dump" in str(expect(NotAKernelDump, zeroed))
 
 
+def test_dump_without_pages(tmp_path):
+    path = tmp_path / "empty.dmp"
+    write_dump(path, DumpSpec(dump_type=5, bitmap_pages=64, dtb=0x1000), [])
+    assert "holds no pages" in str(expect(NotAKernelDump, path))
+
+
 def test_unsupported_dump_type(tmp_path):
     path = copy(LIVE, tmp_path, "type3.dmp")
     patch(path, field64("DumpType"), struct.pack("<I", 3))

@@ -85,8 +85,8 @@ class CrashDumpLayer(segmented.SegmentedLayer):
     """Physical memory of a crash dump.
 
     Config: ``base_layer`` (the file layer, required), ``page_map_offset`` and ``pae``
-    (optional; published as metadata for Volatility's WindowsIntelStacker).  ``dump`` may hand in an already opened CrashDump (it must
-    be the file the base layer reads).
+    (optional; published as metadata for Volatility's WindowsIntelStacker).  ``dump`` may
+    hand in an already opened CrashDump (it must be the file the base layer reads).
     """
 
     provides = {"type": "physical"}

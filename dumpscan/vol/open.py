@@ -36,7 +36,7 @@ from .errors import (
     SymbolsMissing,
 )
 from .header import canonical, describe_kernel_pointers, kernel_base_from_header
-from .layer import CrashDumpLayer
+from .layer import CrashDumpLayer, CrashDumpLayerError
 from .stacker import check_dtb, dtb_problem, intel_layer_classes
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,15 @@ def open_kernel(path: str | Path, symbol_dirs: list[Path], *, kernel_base: int |
         raise NotAKernelDump(path, f"cannot open: {exc.strerror or exc}") from None
     try:
         return _open(dump, Path(path), [Path(d) for d in symbol_dirs], kernel_base, dtb)
+    except DumpOpenError:
+        dump.close()
+        raise
+    except CrashDumpLayerError as exc:
+        dump.close()
+        raise NotAKernelDump(path, str(exc).split(": ", 1)[-1]) from None
+    except Exception as exc:  # a Volatility failure on odd input: still one line, cause kept
+        dump.close()
+        raise DumpOpenError(path, f"cannot open as a kernel address space: {type(exc).__name__}: {exc}") from exc
     except BaseException:
         dump.close()
         raise

@@ -10,7 +10,7 @@ from .. import __version__
 from ..dumpfile.writer import DumpSpec, write_dump
 from .crash import CrashWriter
 from .isf import module_isf, platform_isf, write_isf
-from .kernel_image import KernelImageWriter, LoadedModule, place_modules
+from .kernel_image import KernelImageWriter, place_modules
 from .machine import MAPS, Machine
 from .memory import PAGE, USER_READONLY
 from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_counters, synthetic_tags

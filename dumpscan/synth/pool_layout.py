@@ -13,12 +13,10 @@ the chains and encodings follow windows-pool-structures.md:
 """
 from __future__ import annotations
 
-import struct
 
 from .machine import Machine
 from .memory import PAGE
 from .pool import Block, PoolModel, TagCounters, pool_hash, tag_key
-from .scenario import Driver
 
 VERIFIED_DRIVER_SIGNATURE = 0x98761940  # MI_VERIFIER_ENTRY_SIGNATURE [V S4; M+ later]
 POOL_PAGE_SIGNATURE = 0x21321345  # VI_POOL_PAGE_HEADER_SIGNATURE [V S4 mi.h]

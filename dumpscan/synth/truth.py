@@ -93,7 +93,6 @@ def _tags(machine: Machine, pool: PoolModel) -> list[dict]:
 def _verifier(scenario: Scenario, machine: Machine, pool: PoolModel, module_map) -> dict | None:
     if scenario.verifier_level is None:
         return None
-    platform = machine.platform
     stats_members = _counters(machine, "_MM_DRIVER_VERIFIER_DATA")
     driver_members = _counters(machine, "_VF_TARGET_VERIFIED_DRIVER_DATA")
     stats = {m: pool.stats.get(m, 0) % (1 << (8 * size)) for m, size in stats_members.items()}

@@ -13,7 +13,6 @@ the chains and encodings follow windows-pool-structures.md:
 """
 from __future__ import annotations
 
-
 from .machine import Machine
 from .memory import PAGE
 from .pool import Block, PoolModel, TagCounters, pool_hash, tag_key
@@ -34,7 +33,7 @@ class PoolLayoutWriter:
         self.packer = machine.packer
 
     # -- blocks ---------------------------------------------------------------------
-    def write_blocks(self, kernel_only_paged_out: bool = True) -> None:
+    def write_blocks(self) -> None:
         """Back every live block: a POOL_HEADER before small blocks; the first and the
         last page of big blocks (the content of paged ones is left out of kernel-only
         dumps, as paged-out pool is)."""
@@ -45,7 +44,7 @@ class PoolLayoutWriter:
                 self.m.space.map(block.va, PAGE)
                 last = block.va + block.charged - PAGE
                 self.m.space.map(last, PAGE)
-                if block.paged and kernel_only_paged_out and last != block.va:
+                if block.paged and last != block.va:
                     self.m.exclude_from_kernel_dump(block.va)
             else:
                 self._write_pool_header(block)

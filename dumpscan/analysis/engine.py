@@ -73,6 +73,7 @@ VERIFIER_FLAGS = {
     0x80000: "DDI compliance checking (additional)", 0x200000: "NDIS/WIFI verification",
     0x800000: "Kernel synchronization delay fuzzing", 0x1000000: "VM switch verification",
 }
+TRACKER_PAGE_TAG = int.from_bytes(b"Vepp", "little")  # Driver Verifier's tracker pages (doc §3.6)
 POOL_LIMIT_SYMBOLS = {"paged_limit": "MmSizeOfPagedPoolInBytes",
                       "nonpaged_limit": "MmMaximumNonPagedPoolInBytes",
                       "nonpaged_initial": "MmSizeOfNonPagedPoolInBytes"}
@@ -111,6 +112,49 @@ def analyze_view(opened, symbol_dirs: Sequence[str | Path] = (), pooltag_file: s
                      search_tag_owners).run()
 
 
+def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str | Path] = (),
+                   pooltag_file: str | Path | None = None, **options: Any) -> dict:
+    """The report of the kernel a Volatility plugin's ModuleRequirement resolved (the
+    entry point of the plugins in ``plugins/``): the KernelView comes from
+    ``dumpscan.vol.plugin.view_from_plugin``, the dump header from the crash dump under
+    the kernel layer (dumpscan's ``CrashDumpLayer``, else the file the bottom layer reads).
+    ``symbol_dirs``: where driver symbol tables are looked for (Volatility's ``-s``)."""
+    from ..dumpfile import open_dump
+    from ..vol.layer import CrashDumpLayer, base_location, local_path
+    from ..vol.plugin import view_from_plugin
+
+    view = view_from_plugin(context, kernel_module_name)
+    dump, owned, pending = None, False, [context.modules[kernel_module_name].layer_name]
+    seen: set[str] = set()
+    while pending and dump is None:  # walk down the layer stack to the dump file
+        name = pending.pop(0)
+        if name in seen or name not in context.layers:
+            continue
+        seen.add(name)
+        layer = context.layers[name]
+        if isinstance(layer, CrashDumpLayer):
+            dump = layer.dump
+        elif local_path(base_location(context, name) or ""):
+            dump, owned = open_dump(local_path(base_location(context, name))), True
+        else:
+            pending += list(getattr(layer, "dependencies", []) or [])
+    if dump is None:
+        raise ValueError("no crash dump file under the kernel layer: dumpscan reads the dump header")
+
+    class _Opened:  # what analyze_view needs of an OpenedDump
+        pass
+
+    opened = _Opened()
+    opened.view, opened.dump, opened.warnings = view, dump, list(dump.warnings)
+    try:
+        report = analyze_view(opened, symbol_dirs, pooltag_file, **options)
+    finally:
+        if owned:
+            dump.close()
+    report["header"]["dump"] = dump.path
+    return report
+
+
 class _Analysis:
     def __init__(self, opened, symbol_dirs: list[Path], pooltag_file, check_trailers: bool,
                  search_tag_owners: bool) -> None:
@@ -130,6 +174,7 @@ class _Analysis:
         self.verifier: VerifierState | None = None
         self.trace: TraceLog | None = None
         self.hit: PoolHitTag | None = None
+        self.tags_partial: list[dict] = []
 
     # -- plumbing -------------------------------------------------------------------------
     def guarded(self, what: str, default, fn: Callable[[], Any]):
@@ -155,6 +200,7 @@ class _Analysis:
         self.guarded("symbolization", None, self.build_symbols)
         report["bigpool"] = self.guarded("big pool table", [], self.bigpool_section)
         report["tags"] = self.guarded("pool tag tables", [], self.tags_section)
+        report["tags_partial"] = self.tags_partial
         report["bigpool_by_tag"] = self.guarded("big pool by tag", [], self.bigpool_by_tag_section)
         report["verifier"] = self.guarded("Driver Verifier", None, self.verifier_section)
         report["pool_hit_tag"] = self.guarded("PoolHitTag", None, self.pool_hit_tag_section)
@@ -234,7 +280,13 @@ class _Analysis:
         self.coverage["tag_tables_read"] = [t.source for t in self.totals.tables]
         self.coverage["tag_table_slots_examined"] = self.totals.slots_examined
         self.coverage["processors"] = self.totals.processors
-        return tag_rows(self.totals)
+        rows = tag_rows(self.totals)
+        if self.totals.partial is None or not self.totals.partial.any():
+            return rows
+        # totals that lack a table's entry are listed apart, never as a tag's total
+        partial = self.totals.partial.tolist()
+        self.tags_partial = [{**row, "partial": True} for row, p in zip(rows, partial) if p]
+        return [row for row, p in zip(rows, partial) if not p]
 
     def bigpool_by_tag_section(self) -> list[dict]:
         if self.big is None:
@@ -256,7 +308,14 @@ class _Analysis:
             except Exception:  # a name hint only
                 hint = None
             extra.append((params[2], hint))
-        state = read_verifier(view, self.modules, tuple(extra), check_trailers=self.check_trailers)
+        candidates: tuple[int, ...] = ()
+        if self.big is not None and len(self.big.entries):
+            entries = self.big.entries
+            vepp = ((entries["key"] & 0x7FFFFFFF) == TRACKER_PAGE_TAG) & ~entries["free"] \
+                & ((entries["va"] & 0xFFF) == 0)
+            candidates = tuple(entries["va"][vepp].tolist())
+        state = read_verifier(view, self.modules, tuple(extra), check_trailers=self.check_trailers,
+                              tracker_page_candidates=candidates)
         self.verifier = state
         self.warn(state.warnings)
         trace = self.guarded("verifier trace log", None, lambda: read_trace_log(view))
@@ -388,7 +447,7 @@ class _Analysis:
 
     # -- attribution ------------------------------------------------------------------------------
     def owners_section(self, report: dict) -> None:
-        keys: set[int] = {row["key"] for row in report.get("tags") or []}
+        keys: set[int] = {row["key"] for row in (report.get("tags") or []) + (report.get("tags_partial") or [])}
         keys |= {row["key"] for row in report.get("bigpool_by_tag") or []}
         verifier_owners: dict[int, set[str]] = {}
         if self.verifier is not None:
@@ -409,7 +468,7 @@ class _Analysis:
             pooltag = load_pooltag(self.pooltag_file)
         owners = attribute(keys, hits, pooltag, verifier_owners)
         self.owners = owners
-        for row in report.get("tags") or []:
+        for row in (report.get("tags") or []) + (report.get("tags_partial") or []):
             row["drivers"] = [o.as_dict() for o in owners.get(row["key"], [])]
         for row in report.get("bigpool_by_tag") or []:
             row["drivers"] = [o.as_dict() for o in owners.get(row["key"], [])]
@@ -574,4 +633,4 @@ def _filetime_text(filetime: int) -> str:
     return stamp.isoformat().replace("+00:00", "Z")
 
 
-__all__ = ["analyze_path", "analyze_view", "verifier_flag_names", "BUGCHECK_NAMES", "VERIFIER_FLAGS"]
+__all__ = ["analyze_path", "analyze_view", "analyze_plugin", "verifier_flag_names", "BUGCHECK_NAMES", "VERIFIER_FLAGS"]

@@ -99,9 +99,11 @@ def bigpool_by_tag(table: BigPoolTable, totals: TagTotals | None) -> tuple[list[
             j = tag_index.get(key)
             if j is None:
                 row["tag_tables"] = None
-                if p_count[i] or n_count[i]:
+                if (p_count[i] or n_count[i]) and totals.complete:
                     row["consistent"] = False
                     inconsistent.append(f"'{row['tag']}' (not in the tag tables)")
+            elif totals.is_partial(j):
+                row["tag_tables"] = None  # its tag-table totals are partial: no verdict
             else:
                 counts = {name: int(values[j]) for name, values in totals.values.items()}
                 p_out = outstanding(counts["paged_allocs"], counts["paged_frees"],

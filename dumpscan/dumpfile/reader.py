@@ -179,6 +179,8 @@ class CrashDump:
     # -- parsing ---------------------------------------------------------------------
     def _parse(self) -> None:
         magic = self._pread(0, 8)
+        if not magic:
+            raise self._fail("not a Windows kernel crash dump: the file is empty (0 bytes)")
         if len(magic) < 8 or magic[:4] != H.SIGNATURE or magic[4:] not in (H.VALID_DUMP32, H.VALID_DUMP64):
             raise self._fail(
                 f"not a Windows kernel crash dump: expected 'PAGEDUMP' or 'PAGEDU64' at offset 0, found {magic!r}"

@@ -7,6 +7,13 @@ is the raw PoolType member (``PoolFlags`` on builds that renamed it), masked to 
 bit width (a 12-bit field on Windows 10+, a whole dword on 7/8.1);
 ``process_billed`` where the member exists (Windows 11). ExpPoolBigEntriesInUse is
 only a plausibility check (its layout on Windows 10 is unsettled, doc §1.1).
+
+Bad input: every slot of a live table holds a non-zero ``Va`` (unused slots hold
+Va = 1, doc §1.3), so entries whose bytes are all zero were lost or zero-filled in the
+dump: they are reported as unreadable (warning and ``coverage``), never as empty slots.
+A ``PoolBigPageTableSize`` above the cap is not trusted: the table is read as far as
+its entries have the shape of table slots, rounded down to a power of two (table
+sizes are powers of two), with a warning.
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import canonical_array, columns, first_member, read_table
+from .common import CHUNK_BYTES, canonical_array, columns, first_member, range_warnings, read_table, true_runs
 from .view import KernelView, MemoryAbsent
 
 MAX_BIG_ENTRIES = 1 << 25  # 32 Mi entries (0.75-1 GiB of table): far above any real table
@@ -36,12 +43,15 @@ class BigPoolTable:
     type_member: str  # "PoolType" or "PoolFlags"
     has_process_billed: bool
     warnings: tuple[str, ...]
+    zero_filled: tuple[tuple[int, int], ...] = ()  # entry ranges whose bytes are all zero
 
     def coverage(self) -> dict:
+        zero = sum(j - i for i, j in self.zero_filled)
         return {"name": "PoolBigPageTable", "address": self.address,
                 "entries_expected": self.declared, "entries_requested": self.requested,
-                "entries_read": self.read, "entries_absent": self.requested - self.read,
-                "absent_ranges": [[i, j] for i, j in self.absent]}
+                "entries_read": self.read - zero, "entries_absent": self.requested - self.read,
+                "absent_ranges": [[i, j] for i, j in self.absent],
+                "entries_zero_filled": zero, "zero_filled_ranges": [[i, j] for i, j in self.zero_filled]}
 
 
 def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPoolTable:
@@ -66,17 +76,30 @@ def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPo
                             type_member, billed, tuple(warnings))
     if declared & (declared - 1):
         warnings.append(f"PoolBigPageTableSize {declared:#x} is not a power of two")
-    table = read_table(view, "PoolBigPageTable", address, declared, layout.size, max_entries)
-    warnings.extend(table.warnings)
+    count = declared
+    limit = min(max_entries, (1 << 30) // layout.size)
+    if declared > limit:
+        count, why = _plausible_extent(view, address, limit, layout.size)
+        warnings.append(f"table PoolBigPageTable: entry count {declared:#x} is implausible; {why}; "
+                        f"only the first {count:#x} entries were read")
+    table = read_table(view, "PoolBigPageTable", address, count, layout.size, max_entries)
+    warnings.extend(w for w in table.warnings if "is implausible" not in w)
     paths = ["Va", "Key", type_member, "NumberOfBytes"] + (["ProcessBilled"] if billed else [])
     entries = np.zeros(0, ENTRY_DTYPE)
     in_use = 0
     # decode piece by piece so a huge table never holds more than one piece of columns
     parts = []
+    zero_runs: list[tuple[int, int]] = []
     for first, count, chunk in table.pieces(max(1, (16 << 20) // layout.size)):
         values = columns(view, type_name, chunk, count, paths)
         va, key = values["Va"], values["Key"]
-        in_use += int(np.count_nonzero((va & np.uint64(1)) == 0))
+        zero = ~np.frombuffer(chunk, np.uint8).reshape(count, layout.size).any(axis=1)
+        for lo, hi in true_runs(zero):
+            if zero_runs and zero_runs[-1][1] == first + lo:
+                zero_runs[-1] = (zero_runs[-1][0], first + hi)
+            else:
+                zero_runs.append((first + lo, first + hi))
+        in_use += int(np.count_nonzero(((va & np.uint64(1)) == 0) & ~zero))
         keep = key != 0
         if not keep.any():
             continue
@@ -92,10 +115,50 @@ def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPo
         parts.append(part)
     if parts:
         entries = np.concatenate(parts)
-    if counter is not None and table.read == table.requested == declared:
+    warnings += range_warnings("PoolBigPageTable", zero_runs,
+                               "are all zero, which no slot of the table holds (an unused slot has "
+                               "Va = 1): lost or zero-filled in the dump, not read")
+    if counter is not None and table.read == table.requested == declared and not zero_runs:
         tolerance = max(16, in_use // 20)
         if abs(counter - in_use) > tolerance:
             warnings.append(f"big pool: {in_use} entries in use in the table, but "
                             f"ExpPoolBigEntriesInUse says {counter}")
     return BigPoolTable(address, declared, table.requested, table.read, table.absent, entries,
-                        in_use, counter, type_member, billed, tuple(warnings))
+                        in_use, counter, type_member, billed, tuple(warnings), tuple(zero_runs))
+
+
+def _slot_shaped(view: KernelView, va: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Entries that look like big-page table slots (doc §1.3): unused (Va = 1, Key 0),
+    live (page-aligned kernel Va, Key != 0) or the stale record of a freed block
+    (the same with bit 0 set)."""
+    low = va & np.uint64(0xFFF)
+    kernel = (va >= np.uint64(0xFFFF800000000000)) if view.pointer_size == 8 else \
+        (va >= np.uint64(0x80000000)) & (va <= np.uint64(0xFFFFFFFF))
+    unused = (va == np.uint64(1)) & (key == 0)
+    used = (key != 0) & kernel & ((low == 0) | (low == 1))
+    return unused | used
+
+
+def _plausible_extent(view: KernelView, address: int, limit: int, size: int) -> tuple[int, str]:
+    """For an implausible PoolBigPageTableSize: how far the memory at the table has the
+    shape of table slots (stop at the first entry that does not, or that is absent),
+    rounded down to a power of two. Reads chunk by chunk, keeping none of them."""
+    per_chunk = max(1, CHUNK_BYTES // size)
+    end = limit
+    reason = f"entries look like table slots up to the cap {limit:#x}"
+    for first in range(0, limit, per_chunk):
+        n = min(per_chunk, limit - first)
+        data, missing = view.read_pages(address + first * size, n * size)
+        values = columns(view, "_POOL_TRACKER_BIG_PAGES", data, n, ["Va", "Key"])
+        bad = ~_slot_shaped(view, values["Va"], values["Key"])
+        for start, stop in missing:
+            bad[start // size: -(-stop // size)] = True
+        hits = np.flatnonzero(bad)
+        if hits.size:
+            end = first + int(hits[0])
+            what = "is absent from the dump" if any(start // size <= hits[0] < -(-stop // size)
+                                                   for start, stop in missing) else "is no table slot"
+            reason = f"entry {end:#x} {what}, the entries before it look like table slots"
+            break
+    count = 1 << (end.bit_length() - 1) if end else 0
+    return count, reason + " (table sizes are powers of two)"

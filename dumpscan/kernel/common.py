@@ -182,6 +182,30 @@ class TableRead:
                 out[path][first:first + count] = values[path]
         return out
 
+    def zero_pages(self) -> list[tuple[int, int]]:
+        """Entry ranges [i, j) touching an aligned page of the table whose 4 KiB are all
+        zero (merged when adjacent): where a page lost or zero-filled by the dump writer
+        would show."""
+        out: list[tuple[int, int]] = []
+        size = self.entry_size
+        for first, data in self.segments:
+            start = self.address + first * size
+            end = start + len(data)
+            page = (start + PAGE - 1) & ~(PAGE - 1)
+            if page + PAGE > end:
+                continue
+            count = (end - page) // PAGE
+            offset = page - start
+            pages = np.frombuffer(data, np.uint8, count=count * PAGE, offset=offset).reshape(count, PAGE)
+            for n in np.flatnonzero(~pages.any(axis=1)).tolist():
+                lo = page + n * PAGE - self.address
+                i, j = lo // size, -(-(lo + PAGE) // size)
+                if out and out[-1][1] >= i:
+                    out[-1] = (out[-1][0], max(out[-1][1], j))
+                else:
+                    out.append((i, j))
+        return out
+
     def coverage(self) -> dict:
         return {"name": self.name, "address": self.address, "entries_expected": self.declared,
                 "entries_requested": self.requested, "entries_read": self.read,
@@ -215,26 +239,40 @@ def read_table(view: KernelView, name: str, address: int, count: int, entry_size
         bad = np.zeros(n, dtype=bool)
         for start, end in missing:
             bad[start // entry_size: -(-end // entry_size)] = True
-        for lo, hi in _runs(~bad):
+        for lo, hi in true_runs(~bad):
             piece = bytes(data[lo * entry_size:hi * entry_size])
             if runs and runs[-1][0] + sum(len(p) for p in runs[-1][1]) // entry_size == first + lo:
                 runs[-1][1].append(piece)
             else:
                 runs.append((first + lo, [piece]))
-        for lo, hi in _runs(bad):
+        for lo, hi in true_runs(bad):
             i, j = first + lo, first + hi
             if absent and absent[-1][1] == i:
                 absent[-1] = (absent[-1][0], j)
             else:
                 absent.append((i, j))
     merged = tuple((first, pieces[0] if len(pieces) == 1 else b"".join(pieces)) for first, pieces in runs)
-    for i, j in absent:
-        warnings.append(f"table {name}: entries {i}..{j - 1} absent from the dump")
+    warnings += range_warnings(name, absent, "absent from the dump")
     return TableRead(name, address, count, requested, entry_size, merged, tuple(absent),
                      tuple(warnings))
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+MAX_RANGE_WARNINGS = 4  # ranges named one by one per table; the rest are summed up
+
+
+def range_warnings(name: str, ranges, what: str) -> list[str]:
+    """``table X: entries i..j <what>`` for the first few ranges, then one line summing
+    up the rest (a corrupt count must not flood the report with warnings)."""
+    ranges = list(ranges)
+    out = [f"table {name}: entries {i}..{j - 1} {what}" for i, j in ranges[:MAX_RANGE_WARNINGS]]
+    rest = ranges[MAX_RANGE_WARNINGS:]
+    if rest:
+        out.append(f"table {name}: {sum(j - i for i, j in rest)} more entries in {len(rest)} further "
+                   f"ranges ({rest[0][0]}..{rest[-1][1] - 1}) {what}")
+    return out
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of each run of True in a bool array."""
     if not len(mask):
         return []

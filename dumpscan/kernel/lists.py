@@ -28,8 +28,12 @@ class Walk:
 
 def walk_list(view: KernelView, head: int, what: str, cap: int) -> Walk:
     """Flink-walk the LIST_ENTRY ring at ``head``: the addresses of the LIST_ENTRY
-    links of every element (the head excluded)."""
+    links of every element (the head excluded). When the Flink walk breaks (a cycle, a
+    NULL link, an entry absent from the dump), the ring is walked back from the head
+    along Blink up to the entries already found, so one bad link loses no entry beyond
+    the one it corrupts; the walk is still reported incomplete."""
     flink_off, _ = member(view, "_LIST_ENTRY", "Flink")
+    blink_off, _ = member(view, "_LIST_ENTRY", "Blink")
     items: list[int] = []
     seen = {head}
     warnings: list[str] = []
@@ -40,26 +44,52 @@ def walk_list(view: KernelView, head: int, what: str, cap: int) -> Walk:
     if link == 0:
         return Walk((), True, ())
     link = view.canonical(link)
+    problem = None
     while link != head:
         if link in seen:
-            warnings.append(f"{what}: the list loops back to {link:#x} after {len(items)} "
-                            "entries; walk stopped")
-            return Walk(tuple(items), False, tuple(warnings))
+            problem = f"{what}: the list loops back to {link:#x} after {len(items)} entries; walk stopped"
+            break
         if len(items) >= cap:
-            warnings.append(f"{what}: more than {cap} entries; walk stopped at the cap")
-            return Walk(tuple(items), False, tuple(warnings))
+            problem = f"{what}: more than {cap} entries; walk stopped at the cap"
+            break
         if link == 0:
-            warnings.append(f"{what}: NULL link after {len(items)} entries; walk stopped")
-            return Walk(tuple(items), False, tuple(warnings))
+            problem = f"{what}: NULL link after {len(items)} entries; walk stopped"
+            break
         seen.add(link)
         items.append(link)
         try:
             link = view.canonical(view.read_pointer(link + flink_off))
         except MemoryAbsent:
-            warnings.append(f"{what}: entry {link:#x} absent from the dump after {len(items) - 1} "
-                            "entries; walk stopped")
-            return Walk(tuple(items), False, tuple(warnings))
-    return Walk(tuple(items), True, tuple(warnings))
+            problem = (f"{what}: entry {link:#x} absent from the dump after {len(items) - 1} entries; "
+                       "walk stopped")
+            break
+    if problem is None:
+        return Walk(tuple(items), True, tuple(warnings))
+    warnings.append(problem)
+    if len(items) < cap:
+        back = _walk_back(view, head, blink_off, seen, cap - len(items))
+        if back:
+            items += reversed(back)
+            warnings.append(f"{what}: walking Blink back from the head recovered {len(back)} more entries")
+    return Walk(tuple(items), False, tuple(warnings))
+
+
+def _walk_back(view: KernelView, head: int, blink_off: int, seen: set[int], cap: int) -> list[int]:
+    """Entries from the tail of a ring back to the first one already ``seen``."""
+    back: list[int] = []
+    visited: set[int] = set()
+    try:
+        link = view.canonical(view.read_pointer(head + blink_off))
+    except MemoryAbsent:
+        return back
+    while link and link not in seen and link not in visited and len(back) < cap:
+        visited.add(link)
+        back.append(link)
+        try:
+            link = view.canonical(view.read_pointer(link + blink_off))
+        except MemoryAbsent:
+            break
+    return back
 
 
 # -- SLIST ----------------------------------------------------------------------------

@@ -10,6 +10,15 @@ Key 0 takes the key of the global table's entry at the same index (§2.4).
 Per key, every field is summed in its own width (mod 2^32 or mod 2^64); the Bytes
 sums are read back as signed (a negative total means corruption), the
 allocation and free counts stay unsigned.
+
+Bad input. ``PoolTrackTableSize`` is checked against ``PoolTrackTableMask`` (= Size - 2
+[V S4]); an implausible size gives way to the mask's. The hashed tables share their
+indices (a per-processor entry sits at its key's index in the global table), so a lost
+page shows: entries absent from the dump, and runs of zero entries covering a whole page
+of a table at indices where the other tables are in use more often than chance allows
+(a zero-filled page, read as unreadable, not as empty slots). A key with an entry at an
+index that some table could not supply is *partial*: its sums lack that table's
+counters, so ``TagTotals.partial`` marks it (the engine lists it apart).
 """
 from __future__ import annotations
 
@@ -17,12 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import as_signed, member, read_table, symbol_gap
+from .common import as_signed, member, range_warnings, read_table, symbol_gap, true_runs
 from .view import KernelView, MemoryAbsent
 
 MAX_TRACK_ENTRIES = 1 << 22  # per table; real tables hold a few thousand entries
 MAX_TAG_TABLE_SLOTS = 4096
 DEFAULT_SLOTS = 64
+# a run of zero entries covering a whole page of one table is taken as a lost page when
+# the other tables use k of its indices and this table's own usage rate f elsewhere
+# makes k misses this unlikely: (1 - f) ** k < ZERO_PAGE_CHANCE
+ZERO_PAGE_CHANCE = 1e-6
 FIELDS = {  # report name -> _POOL_TRACKER_TABLE member
     "paged_allocs": "PagedAllocs", "paged_frees": "PagedFrees", "paged_bytes": "PagedBytes",
     "nonpaged_allocs": "NonPagedAllocs", "nonpaged_frees": "NonPagedFrees",
@@ -39,12 +52,15 @@ class TagTableInfo:
     read: int
     absent: tuple[tuple[int, int], ...]
     zero_keys_filled: int  # per-processor entries that took the global key
+    zero_filled: tuple[tuple[int, int], ...] = ()  # entry ranges read as a lost, zero-filled page
 
     def coverage(self) -> dict:
+        zero = sum(j - i for i, j in self.zero_filled)
         return {"name": self.source, "address": self.address, "entries_expected": self.declared,
-                "entries_requested": self.requested, "entries_read": self.read,
+                "entries_requested": self.requested, "entries_read": self.read - zero,
                 "entries_absent": self.requested - self.read,
-                "absent_ranges": [[i, j] for i, j in self.absent]}
+                "absent_ranges": [[i, j] for i, j in self.absent],
+                "entries_zero_filled": zero, "zero_filled_ranges": [[i, j] for i, j in self.zero_filled]}
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,15 @@ class TagTotals:
     slots_examined: int
     processors: int
     warnings: tuple[str, ...]
+    partial: np.ndarray | None = None  # bool per key: some table could not supply its entry
+
+    @property
+    def complete(self) -> bool:
+        """Every entry of every table read (nothing absent, no zero-filled page)."""
+        return all(t.read == t.requested == t.declared and not t.zero_filled for t in self.tables)
+
+    def is_partial(self, index: int) -> bool:
+        return bool(self.partial is not None and self.partial[index])
 
     def row(self, index: int) -> dict:
         return {name: int(column[index]) for name, column in self.values.items()}
@@ -89,6 +114,8 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     processors, more = processor_count(view, header_processors)
     warnings += more
     size = view.read_pointer(view.symbol("PoolTrackTableSize"))
+    size, more = _checked_size(view, size)
+    warnings += more
     global_va = view.canonical(view.read_pointer(view.symbol("PoolTrackTable")))
     # ExPoolTagTables slots
     bound = slot_bound(view)
@@ -131,9 +158,11 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     paths = ["Key"] + list(FIELDS.values())
     key_parts: list[np.ndarray] = []
     value_parts: dict[str, list[np.ndarray]] = {name: [] for name in FIELDS}
+    index_parts: list[np.ndarray] = []  # hashed-table index of each kept entry (-1: expansion)
     infos: list[TagTableInfo] = []
     global_keys: np.ndarray | None = None
     orphans = 0
+    hashed: list[dict] = []  # per hashed table: name, va, table, valid, used, keep
     for name, va in sources:
         table = read_table(view, name, va, size, layout.size, MAX_TRACK_ENTRIES)
         warnings.extend(table.warnings)
@@ -144,6 +173,7 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
         counts_nonzero = np.zeros(len(keys), dtype=bool)
         for field in FIELDS.values():
             counts_nonzero |= values[field] != 0
+        used = valid & ((keys != 0) | counts_nonzero)
         if va == global_va:
             global_keys = np.where(valid, keys, 0).astype(np.uint32)
         elif global_keys is not None:
@@ -153,12 +183,65 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
             filled = int(np.count_nonzero(zero & valid & counts_nonzero))
             keys = keys.copy()
             keys[:n] = np.where(zero[:n], global_keys[:n], keys[:n])
-        orphans += int(np.count_nonzero(valid & (keys == 0) & counts_nonzero))
+        orphan = valid & (keys == 0) & counts_nonzero
         keep = valid & (keys != 0)
-        key_parts.append(keys[keep])
-        for report_name, field in FIELDS.items():
-            value_parts[report_name].append(values[field][keep])
-        infos.append(TagTableInfo(name, va, size, table.requested, table.read, table.absent, filled))
+        hashed.append({"name": name, "va": va, "table": table, "valid": valid, "used": used,
+                       "keys": keys, "values": {f: values[f] for f in FIELDS.values()},
+                       "orphan": orphan, "keep": keep, "filled": filled})
+    # zero-filled pages: runs of zero entries over a whole page, at indices the other
+    # tables use more often than chance allows (see ZERO_PAGE_CHANCE)
+    if hashed:
+        length = len(hashed[0]["valid"])
+        in_use = np.zeros(length, dtype=np.int32)
+        for info in hashed:
+            in_use += info["used"]
+        for info in hashed:
+            others = (in_use - info["used"]) > 0
+            runs = info["table"].zero_pages()
+            inside = np.zeros(length, dtype=bool)
+            for i, j in runs:
+                inside[i:j] = True
+            elsewhere = others & info["valid"] & ~inside
+            rate = (np.count_nonzero(elsewhere & info["used"]) / np.count_nonzero(elsewhere)
+                    if np.count_nonzero(elsewhere) else 0.0)
+            lost = []
+            for i, j in runs:
+                k = int(np.count_nonzero(others[i:j]))
+                if k and (rate >= 1.0 or (1.0 - rate) ** k < ZERO_PAGE_CHANCE):
+                    lost.append((i, j))
+            info["zero_filled"] = tuple(lost)
+            if lost:
+                for i, j in lost:
+                    info["valid"] = info["valid"].copy()
+                    info["valid"][i:j] = False
+                    info["keep"][i:j] = False
+                    info["orphan"][i:j] = False
+                warnings += range_warnings(info["name"], lost,
+                                           "are zero over a whole page while the other tag tables use "
+                                           "those indices: read as a lost (zero-filled) page, not as "
+                                           "unused entries")
+        complete = np.ones(length, dtype=bool)
+        for info in hashed:
+            complete &= info["valid"]
+        lost_keys = np.zeros(0, np.uint32)
+        for info in hashed:
+            keep = info["keep"]
+            orphans += int(np.count_nonzero(info["orphan"] & complete))
+            key_parts.append(info["keys"][keep])
+            index_parts.append(np.flatnonzero(keep))
+            for report_name, field in FIELDS.items():
+                value_parts[report_name].append(info["values"][field][keep])
+            table = info["table"]
+            infos.append(TagTableInfo(info["name"], info["va"], size, table.requested, table.read,
+                                      table.absent, info["filled"], info.get("zero_filled", ())))
+        incomplete_orphans = sum(int(np.count_nonzero(info["orphan"] & ~complete)) for info in hashed)
+        if incomplete_orphans:
+            warnings.append(f"tag tables: {incomplete_orphans} per-processor entries with Key 0 and "
+                            "non-zero counters sit at indices the global table could not supply; their "
+                            "tags are unknown")
+        del lost_keys
+    else:
+        complete = np.ones(0, dtype=bool)
     # expansion table
     expansion = view.canonical(view.read_pointer(view.symbol("PoolTrackTableExpansion")))
     expansion_size = view.read_pointer(view.symbol("PoolTrackTableExpansionSize"))
@@ -170,6 +253,7 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
         keys = values["Key"].astype(np.uint32)
         keep = table.valid() & (keys != 0)
         key_parts.append(keys[keep])
+        index_parts.append(np.full(int(np.count_nonzero(keep)), -1, dtype=np.int64))
         for report_name, field in FIELDS.items():
             value_parts[report_name].append(values[field][keep])
         infos.append(TagTableInfo("PoolTrackTableExpansion", expansion, expansion_size,
@@ -185,6 +269,18 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     order = np.argsort(all_keys, kind="stable")
     sorted_keys = all_keys[order]
     distinct, starts = np.unique(sorted_keys, return_index=True)
+    # a key is partial when one of its entries sits at an index some hashed table lacks
+    indices = np.concatenate(index_parts) if index_parts else np.zeros(0, np.int64)
+    short = np.zeros(len(all_keys), dtype=bool)
+    hashed_entry = indices >= 0
+    short[hashed_entry] = ~complete[indices[hashed_entry]]
+    partial = (np.add.reduceat(short[order].astype(np.int64), starts) > 0) if len(starts) \
+        else np.zeros(0, dtype=bool)
+    if partial.any():
+        names = [key_text(k) for k in distinct[partial][:8].tolist()]
+        warnings.append(f"tag tables: the totals of {int(partial.sum())} tags are partial (an entry of "
+                        f"theirs is missing from some table): {', '.join(names)}"
+                        f"{' ...' if partial.sum() > 8 else ''}")
     totals: dict[str, np.ndarray] = {}
     for report_name in FIELDS:
         column = (np.concatenate(value_parts[report_name]) if value_parts[report_name]
@@ -195,9 +291,44 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
         if bits < 64:
             summed = summed & np.uint64((1 << bits) - 1)
         totals[report_name] = as_signed(summed, bits) if report_name.endswith("bytes") else summed
-        negative = int(np.count_nonzero(totals[report_name] < 0)) if report_name.endswith("bytes") else 0
+        negative = int(np.count_nonzero((totals[report_name] < 0) & ~partial)) \
+            if report_name.endswith("bytes") else 0
         if negative:
             warnings.append(f"tag tables: {negative} tags have a negative {report_name} total "
                             "(corrupt or inconsistent counters)")
     return TagTotals(distinct.astype(np.uint32), totals, widths, tuple(infos), examined, processors,
-                     tuple(warnings))
+                     tuple(warnings), partial)
+
+
+PAGE_BYTES = 0x1000
+
+
+def _checked_size(view: KernelView, size: int) -> tuple[int, list[str]]:
+    """PoolTrackTableSize, cross-checked with PoolTrackTableMask (= Size - 2 [V S4]): an
+    implausible size (0, or above the cap) gives way to a plausible mask's."""
+    if not view.has_symbol("PoolTrackTableMask"):
+        return size, []
+    try:
+        mask = view.read_pointer(view.symbol("PoolTrackTableMask"))
+    except MemoryAbsent:
+        return size, []
+    if mask + 2 == size:
+        return size, []
+    plausible = lambda n: 0 < n <= MAX_TRACK_ENTRIES  # noqa: E731
+    if not plausible(size) and plausible(mask + 2):
+        return mask + 2, [f"PoolTrackTableSize {size:#x} is implausible; PoolTrackTableMask {mask:#x} "
+                          f"gives {mask + 2:#x} entries, which were read"]
+    return size, [f"PoolTrackTableSize {size:#x} does not match PoolTrackTableMask {mask:#x} "
+                  "(Size - 2 expected); the size was used"]
+
+
+def _covers_page(table_va: int, first: int, end: int, entry_size: int) -> bool:
+    """Whether entries [first, end) of a table at ``table_va`` span a whole aligned page."""
+    start = table_va + first * entry_size
+    stop = table_va + end * entry_size
+    page = (start + PAGE_BYTES - 1) & ~(PAGE_BYTES - 1)
+    return page + PAGE_BYTES <= stop
+
+
+def key_text(key: int) -> str:
+    return "'" + (int(key) & 0x7FFFFFFF).to_bytes(4, "little").decode("latin-1") + "'"

@@ -72,8 +72,6 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
                         "records considered")
     ring_length = min(length, max_records)
     valid = min(index, ring_length)
-    table = read_table(view, "VfPoolTraces", ring, ring_length, size, max_records)
-    warnings.extend(table.warnings)
     _, stack_member = member(view, type_name, "StackTrace")
     depth = stack_member.count
     stack_off, _ = member(view, type_name, "StackTrace")
@@ -84,22 +82,44 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
         slots = slots[slots < ring_length]  # only when the length was capped
     else:
         slots = np.zeros(0, np.int64)
+    # read only the slots that hold records: a ring not yet full (or whose length is
+    # corrupt) costs what its records cost, not what its length claims
+    low = int(slots.min()) if len(slots) else 0
+    high = int(slots.max()) + 1 if len(slots) else 0
+    table = read_table(view, "VfPoolTraces", ring + low * size, high - low, size, max_records)
+    warnings.extend(table.warnings)
+    slots_read = slots - low
     values = table.columns(view, type_name, ["Address", "Size", "Thread"])
     frames = np.zeros((table.requested, depth), dtype=np.uint64)
     for first, count, data in table.pieces():
         raw = np.frombuffer(data, dtype=np.uint8).reshape(count, size)
         block = np.ascontiguousarray(raw[:, stack_off:stack_off + depth * view.pointer_size])
         frames[first:first + count] = block.view("<u8" if view.pointer_size == 8 else "<u4")
-    present = table.valid()[slots] if len(slots) else np.zeros(0, bool)
+    present = table.valid()[slots_read] if len(slots) else np.zeros(0, bool)
     if len(slots) and not present.all():
         warnings.append(f"trace log: {int((~present).sum())} of {valid} records absent from the dump")
-    keep = slots[present] if len(slots) else slots
+    keep = slots_read[present] if len(slots) else slots_read
+    if length > max_records and len(keep):
+        # the ring's true length is unknown, so slots may lie past its end: keep only
+        # records that look like trace records (a kernel thread and kernel-space frames)
+        kernel = np.uint64(0xFFFF800000000000 if view.pointer_size == 8 else 0x80000000)
+        stack = frames[keep]
+        plausible = ((values["Thread"][keep] >= kernel) & (stack[:, 0] >= kernel)
+                     & ((stack == 0) | (stack >= kernel)).all(axis=1))
+        if not plausible.all():
+            warnings.append(f"trace log: {int((~plausible).sum())} of {len(keep)} slots do not hold trace "
+                            "records (a kernel thread and kernel-space stack) and the ring length is "
+                            "unknown; dropped (the order of the rest assumes the ring never wrapped)")
+            present = present.copy()
+            present[np.flatnonzero(present)[~plausible]] = False
+            keep = keep[plausible]
     stacks = frames[keep]
     stacks = np.where(stacks != 0, canonical_array(view, stacks), np.uint64(0)) if stacks.size else stacks
-    return TraceLog(ring, length, index, valid, keep.astype(np.uint32),
+    absent = tuple((i + low, j + low) for i, j in table.absent)
+    return TraceLog(ring, length, index, valid, (keep + low).astype(np.uint32),
                     canonical_array(view, values["Address"][keep]), values["Size"][keep],
                     canonical_array(view, values["Thread"][keep]), stacks, present,
-                    table.absent, tuple(warnings))
+                    absent, tuple(warnings))
 
 
 def classify(log: TraceLog, function_of: Callable[[int], tuple[str, str | None]],

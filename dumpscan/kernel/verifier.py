@@ -167,8 +167,14 @@ class _Pages:
 
 
 def read_driver_data(view: KernelView, data_va: int, *, name: str, node: int = 0, dll_base: int = 0,
-                     range_size: int = 0, source: str = "avl", check_trailers: bool = True) -> VerifiedDriver:
-    """One verified driver: counters, tracker pages, free set, outstanding slots."""
+                     range_size: int = 0, source: str = "avl", check_trailers: bool = True,
+                     page_candidates: tuple[int, ...] = ()) -> VerifiedDriver:
+    """One verified driver: counters, tracker pages, free set, outstanding slots.
+
+    ``page_candidates``: page-aligned blocks that may be tracker pages (the big-pool
+    table's 'Vepp' blocks). When the PoolPageHeaders chain is broken (a cycle, a page
+    absent or rejected, fewer pages than the SLIST depth says), the candidates that pass
+    the same checks (Signature, VerifierEntry = this driver) are added, with a warning."""
     type_name = "_VF_TARGET_VERIFIED_DRIVER_DATA"
     layout = view.layout(type_name)
     warnings: list[str] = []
@@ -220,17 +226,45 @@ def read_driver_data(view: KernelView, data_va: int, *, name: str, node: int = 0
             rejected += 1
             if rejected <= 3:
                 warnings.append(f"{name}: tracker page {header:#x} rejected (Signature {signature:#x}, "
-                                f"VerifierEntry {owner:#x})")
+                                f"VerifierEntry {owner:#x}): its {per_page - 1} slots are unknown")
             continue
         accepted.append(header)
     if rejected > 3:
         warnings.append(f"{name}: {rejected} tracker pages rejected in all")
+    short = page_head.depth != len(walk.items) & 0xFFFF
+    if short and walk.complete:
+        warnings.append(f"{name}: PoolPageHeaders: the SLIST depth says {page_head.depth} tracker pages, "
+                        f"the NextPage chain holds {len(walk.items)}")
+    if page_candidates and (not walk.complete or rejected or short or len(accepted) < len(walk.items)):
+        seen = set(walk.items)
+        found = []
+        for candidate in page_candidates:
+            if candidate in seen:
+                continue
+            try:
+                page = pages.page(candidate)
+            except MemoryAbsent:
+                continue
+            if (value_of(page, psig_off, psig_member) == POOL_PAGE_SIGNATURE
+                    and view.canonical(value_of(page, owner_off, owner_member)) == data_va):
+                found.append(candidate)
+            else:
+                pages.data.pop(candidate, None)
+        if found:
+            accepted += found
+            warnings.append(f"{name}: the PoolPageHeaders chain is broken; {len(found)} more tracker pages "
+                            "found among the big-pool table's 'Vepp' blocks (Signature and VerifierEntry "
+                            "checked)")
+    known_pages = set(walk.items) | set(accepted) | set(page_candidates)
     # free slots
     free_head = decode_slist_header(view, raw[trackers_off:trackers_off + slist_size], data_va + trackers_off)
     next_free_off, _ = member(view, "_VI_POOL_ENTRY", "NextFree")
     free_walk = walk_chain(free_head.first, lambda va: pages.pointer(va + next_free_off),
-                           f"{name}: PoolTrackers", max(1, len(walk.items)) * (per_page - 1) + 16)
+                           f"{name}: PoolTrackers", max(1, len(known_pages)) * (per_page - 1) + 16)
     warnings += free_walk.warnings
+    if free_walk.complete and free_head.depth != len(free_walk.items) & 0xFFFF:
+        warnings.append(f"{name}: PoolTrackers: the SLIST depth says {free_head.depth} free slots, the "
+                        f"chain holds {len(free_walk.items)}")
     free = np.array(free_walk.items, dtype=np.uint64)
     accepted_set = set(accepted)
     outside = sum(1 for slot in free_walk.items if (slot & ~(PAGE - 1)) not in accepted_set)
@@ -247,7 +281,16 @@ def read_driver_data(view: KernelView, data_va: int, *, name: str, node: int = 0
         base = np.repeat(np.array(accepted, dtype=np.uint64), per_page)
         slot_va = base + index * np.uint64(entry_size)
         va = values["VirtualAddress"]
-        outstanding = (index != 0) & (va != 0) & ~np.isin(slot_va, free)
+        # a free slot's first pointer is its free-list link: the next free slot, inside a
+        # tracker page, where no tracked block can lie. So slots pointing into a tracker
+        # page are free even when the PoolTrackers chain is broken before them.
+        link = np.isin(canonical_array(view, va & ~np.uint64(1)) & ~np.uint64(PAGE - 1),
+                       np.array(sorted(known_pages), dtype=np.uint64))
+        outstanding = (index != 0) & (va != 0) & ~np.isin(slot_va, free) & ~link
+        unlinked = int(np.count_nonzero((index != 0) & link & ~np.isin(slot_va, free)))
+        if unlinked and not free_walk.complete:
+            warnings.append(f"{name}: {unlinked} further slots hold a free-list link into a tracker page; "
+                            "counted as free")
         n = int(outstanding.sum())
         allocations = np.zeros(n, ALLOC_DTYPE)
         allocations["slot"] = slot_va[outstanding]
@@ -345,9 +388,12 @@ def check_block_trailers(view: KernelView, allocations: np.ndarray, name: str) -
 
 def read_verifier(view: KernelView, modules: tuple[Module, ...] | list[Module] = (),
                   extra_driver_data: tuple[tuple[int, str | None], ...] = (),
-                  check_trailers: bool = True) -> VerifierState:
+                  check_trailers: bool = True,
+                  tracker_page_candidates: tuple[int, ...] = ()) -> VerifierState:
     """The whole verifier state. ``extra_driver_data``: (VerifiedData VA, name hint)
-    pairs found elsewhere, e.g. bug check 0xC4/0x62 parameter 3 (doc §3.5)."""
+    pairs found elsewhere, e.g. bug check 0xC4/0x62 parameter 3 (doc §3.5).
+    ``tracker_page_candidates``: where tracker pages may be when a driver's page chain is
+    broken (the engine passes the big-pool table's live 'Vepp' blocks)."""
     warnings: list[str] = []
     try:
         address, stats = read_verifier_globals(view)
@@ -430,7 +476,8 @@ def read_verifier(view: KernelView, modules: tuple[Module, ...] | list[Module] =
             continue
         seen_data.add(data_va)
         drivers.append(read_driver_data(view, data_va, name=name, node=node, dll_base=base,
-                                        range_size=range_size, check_trailers=check_trailers))
+                                        range_size=range_size, check_trailers=check_trailers,
+                                        page_candidates=tracker_page_candidates))
     for data_va, hint in extra_driver_data:
         data_va = view.canonical(data_va)
         if not data_va or data_va in seen_data:
@@ -438,7 +485,8 @@ def read_verifier(view: KernelView, modules: tuple[Module, ...] | list[Module] =
         seen_data.add(data_va)
         name = _data_suspect_name(view, data_va) or hint or f"driver_data_{data_va:x}"
         drivers.append(read_driver_data(view, data_va, name=name, source="bugcheck",
-                                        check_trailers=check_trailers))
+                                        check_trailers=check_trailers,
+                                        page_candidates=tracker_page_candidates))
     for driver in drivers:
         warnings += driver.warnings
     return VerifierState(address, level, stats, tuple(suspects), tuple(drivers), node_count,

@@ -510,7 +510,7 @@ def render_leak_report(report: Mapping, leaks: Mapping | None = None, *,
         frames = [brk.get("address", 0)] + list(brk.get("return_addresses") or [])
         symbols = brk.get("symbols")
         if isinstance(symbols, list) and len(symbols) == len(frames) - 1:
-            symbols = [None] + symbols  # symbols parallel to return_addresses only
+            symbols = [brk.get("symbol")] + symbols  # symbols parallel to return_addresses only
         out += render_frames(frames, symbols, arch, indent=" ")
 
     tags = (leaks.get("tags") or [])[:n]

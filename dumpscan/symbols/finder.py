@@ -2,8 +2,10 @@
 
 Looked for under each symbol directory as ``windows/<pdb>/<GUID>-<age>.json.xz``
 (also ``.json``, ``.json.gz``, ``.json.bz2``), the layout Volatility3 and the
-JPCERT symbol-table collection use; failing that, every ISF under the directories is
-matched on its metadata (GUID, age, PDB name), as Volatility3 does.
+JPCERT symbol-table collection use; failing that, the ISFs in that PDB's folder
+(``windows/<pdb>/``, the folder name matched case-insensitively) are matched on their
+metadata (GUID, age). Never a recursive search: a large symbol collection, or a symbol
+directory given as ``/``, costs one folder listing, not a read of every table.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def find_symbol_table(pdb: PdbIdentity, symbol_dirs: list[Path]) -> SymbolTable:
             if candidate.is_file():
                 return _checked(SymbolTable.load(candidate), pdb)
     for directory in symbol_dirs:
-        for candidate in sorted(Path(directory).rglob("*.json*")):
+        for candidate in _pdb_folder_files(Path(directory), pdb.name):
             if not candidate.name.endswith(SUFFIXES):
                 continue
             try:
@@ -45,6 +47,25 @@ def find_symbol_table(pdb: PdbIdentity, symbol_dirs: list[Path]) -> SymbolTable:
             if table.pdb and table.pdb[1:] == (pdb.guid, pdb.age):
                 return table
     raise MissingSymbols(pdb, symbol_dirs)
+
+
+MAX_FOLDER_CANDIDATES = 256  # ISFs of one PDB name read for their metadata, at most
+
+
+def _pdb_folder_files(directory: Path, pdb_name: str) -> list[Path]:
+    """Files of ``<directory>/windows/<pdb_name>/`` (folder matched case-insensitively)."""
+    windows = directory / "windows"
+    try:
+        folders = [p for p in windows.iterdir() if p.is_dir() and p.name.lower() == pdb_name.lower()]
+    except OSError:
+        return []
+    files: list[Path] = []
+    for folder in sorted(folders):
+        try:
+            files += sorted(p for p in folder.iterdir() if p.is_file())
+        except OSError:
+            continue
+    return files[:MAX_FOLDER_CANDIDATES]
 
 
 def _checked(table: SymbolTable, pdb: PdbIdentity) -> SymbolTable:

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from ..kernel.common import tag_key
-from ..kernel.modules import Module
+from ..kernel.modules import Module, read_sections
 from ..kernel.view import KernelView
 
 MAX_IMAGE_BYTES = 64 << 20
+IMAGE_SCN_MEM_WRITE = 0x80000000  # section characteristics flag [PE Format]
 MAX_TOTAL_BYTES = 512 << 20
 
 
@@ -41,9 +42,11 @@ def search_images(view: KernelView, modules: Sequence[Module], keys: Iterable[in
                   max_image_bytes: int = MAX_IMAGE_BYTES,
                   max_total_bytes: int = MAX_TOTAL_BYTES) -> tuple[dict[int, list[str]], list[str]]:
     """key -> names of the modules whose present image pages contain the tag bytes
-    (PROTECTED_POOL bit cleared), and warnings. One vectorised pass per module: the
-    image is viewed as little-endian dwords at each of the four byte phases and
-    matched against all keys at once."""
+    (PROTECTED_POOL bit cleared), and warnings. Only sections that are not writable
+    are searched: code and constants, what ``findstr`` sees in the driver file on
+    disk, not run-time data (nt's PoolHitTag holds a tag, for one). One vectorised
+    pass per range: the bytes are viewed as little-endian dwords at each of the four
+    byte phases and matched against all keys at once."""
     wanted = np.unique(np.array([k & 0x7FFFFFFF for k in keys if k & 0x7FFFFFFF], dtype=np.uint32))
     hits: dict[int, list[str]] = {}
     warnings: list[str] = []
@@ -62,7 +65,7 @@ def search_images(view: KernelView, modules: Sequence[Module], keys: Iterable[in
         total += size
         data, absent = view.read_pages(module.base, size)
         found: set[int] = set()
-        for start, end in _present(absent, size):
+        for start, end in _present(absent + _writable(view, module, size), size):
             chunk = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
             for phase in range(4):
                 usable = (len(chunk) - phase) // 4
@@ -76,12 +79,20 @@ def search_images(view: KernelView, modules: Sequence[Module], keys: Iterable[in
     return hits, warnings
 
 
-def _present(absent: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+def _writable(view: KernelView, module: Module, size: int) -> list[tuple[int, int]]:
+    """Image-relative ranges of writable sections (IMAGE_SCN_MEM_WRITE, PE Format)."""
+    return sorted((max(0, s.start - module.base), min(size, s.end - module.base))
+                  for s in read_sections(view, module.base)
+                  if s.characteristics & IMAGE_SCN_MEM_WRITE and s.start - module.base < size)
+
+
+def _present(excluded: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """The parts of [0, size) outside the (possibly overlapping) excluded ranges."""
     ranges, position = [], 0
-    for start, end in absent:
+    for start, end in sorted(excluded):
         if start > position:
             ranges.append((position, start))
-        position = end
+        position = max(position, end)
     if position < size:
         ranges.append((position, size))
     return ranges

@@ -141,11 +141,12 @@ def diff_reports(older: Mapping, newer: Mapping, *, labels: tuple[str, str] | No
 
 def order_reports(reports: Sequence[Mapping]) -> tuple[list[int], str]:
     """Indices of ``reports`` oldest first, and what ordered them: 'system_time' when
-    every report has one, else 'uptime' when every report has one, else 'given'."""
+    every report has one (ties broken by uptime when known), else 'uptime' when every
+    report has one, else 'given'."""
     times = [crash_time(r) for r in reports]
-    if all(t is not None for t in times):
-        return sorted(range(len(reports)), key=lambda i: (times[i], i)), "system_time"
     ups = [uptime_seconds(r) for r in reports]
+    if all(t is not None for t in times):
+        return sorted(range(len(reports)), key=lambda i: (times[i], ups[i] or 0, i)), "system_time"
     if all(u is not None for u in ups):
         return sorted(range(len(reports)), key=lambda i: (ups[i], i)), "uptime"
     return list(range(len(reports))), "given"

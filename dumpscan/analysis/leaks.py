@@ -178,7 +178,8 @@ def outstanding(allocs: int, frees: int) -> int:
 
 
 def _names(value) -> list[str]:
-    """Owner names from an engine extra: strings, or dicts with name/module/driver."""
+    """Owner names from an engine extra (strings, or dicts with name/module/driver),
+    each once, in first-seen order: one driver found by two sources is one owner."""
     if value is None:
         return []
     if isinstance(value, (str, dict)):
@@ -191,7 +192,7 @@ def _names(value) -> list[str]:
             name = item.get("name") or item.get("module") or item.get("driver")
             if name:
                 names.append(str(name))
-    return names
+    return list(dict.fromkeys(names))
 
 
 def human_bytes(value: int) -> str:

@@ -39,6 +39,7 @@ LEAK_SITE_X64 = Site("myfault.sys", "PoolLeak", 0x24)
 FREE_SITE_X64 = Site("myfault.sys", "FreePoolLeak", 0x33)
 LEAK_1000K = 1000 * 1024  # NotMyFault's 1000 KB leak per click (article: 0xfa000)
 POOL_TRACKING = 0x8  # Driver Verifier "Pool tracking" flag [V S12]
+DAY_100NS = 86400 * 10_000_000  # a day in FILETIME units
 
 
 def _verifier_workload(leaks: int) -> tuple[Allocate, ...]:
@@ -69,12 +70,16 @@ def _x64_verifier(name: str, platform: str, dump_type: int, signature: str | Non
 
 def _x64_plain(name: str, platform: str, dump_type: int, signature: str | None, seed: int,
                leaks: int = 10, uptime_days: int = 3) -> Scenario:
+    """A leak without Driver Verifier; the machine booted three days before the
+    default crash time, so ``uptime_days`` also moves the crash time."""
+    boot = Scenario.system_time - 3 * DAY_100NS
     return Scenario(
         name=name, platform=platform, dump_type=dump_type, summary_signature=signature,
         description=f"NotMyFault paged leak, Driver Verifier off ({platform})",
         seed=seed, processors=2, drivers=SYSTEM_DRIVERS + (MYFAULT_X64,),
         workload=(Allocate(LEAK_SITE_X64, "Leak", LEAK_1000K, paged=True, count=leaks),),
-        noise=Noise(tags=150, big_blocks=50), uptime_seconds=uptime_days * 86400)
+        noise=Noise(tags=150, big_blocks=50), uptime_seconds=uptime_days * 86400,
+        system_time=boot + uptime_days * DAY_100NS)
 
 
 SCENARIOS: dict[str, Scenario] = {}

@@ -228,8 +228,8 @@ def main() -> int:
     checks.append(("dumpscan analyze end to end < 30 s", analyze.status == 0 and analyze.seconds < 30,
                    f"{analyze.seconds:.2f} s"))
     for run in runs:
-        if run.timed_out:
-            continue
+        if run.timed_out or run is build:
+            continue  # a stopped run's peak is partial; the factory is test tooling
         checks.append((f"peak RSS < 1 GiB: {run.what}", run.peak_mib < 1024, f"{run.peak_mib:.0f} MiB"))
     checks.append(("big-pool rows == truth (count)", walked.get("rows") == truth_rows,
                    f"{walked.get('rows')} vs {truth_rows}"))

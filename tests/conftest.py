@@ -51,7 +51,7 @@ def run_vol(dump: Path, plugin: str, *args: str, symbols: list[Path] | None = No
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 
 
-def _shared_cache(tmp_path_factory, name: str, symbols: Path) -> Path:
+def _shared_cache(tmp_path_factory, name: str, symbols: list[Path]) -> Path:
     """A Volatility cache shared by all test processes (pytest-xdist workers), warmed
     once under a file lock: validating and indexing a real symbol table takes seconds,
     and Volatility's cache is not safe for concurrent first use."""
@@ -63,7 +63,7 @@ def _shared_cache(tmp_path_factory, name: str, symbols: Path) -> Path:
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (cache / "warm").exists():
-            run_vol(DUMPS / "win10-x64-verifier-full.dmp", "windows.info", symbols=[symbols],
+            run_vol(DUMPS / "win10-x64-verifier-full.dmp", "windows.info", symbols=symbols,
                     cache=cache)
             (cache / "warm").touch()
     return cache
@@ -72,10 +72,16 @@ def _shared_cache(tmp_path_factory, name: str, symbols: Path) -> Path:
 @pytest.fixture(scope="session")
 def vol_cache(tmp_path_factory) -> Path:
     """Volatility's cache for the project's symbol tables."""
-    return _shared_cache(tmp_path_factory, "volcache", SYMBOLS)
+    return _shared_cache(tmp_path_factory, "volcache", [SYMBOLS])
 
 
 @pytest.fixture(scope="session")
 def real_vol_cache(tmp_path_factory) -> Path:
     """Volatility's cache for the real symbol tables in ../shared/isf."""
-    return _shared_cache(tmp_path_factory, "volcache-real", REAL_ISF)
+    return _shared_cache(tmp_path_factory, "volcache-real", [REAL_ISF])
+
+
+@pytest.fixture(scope="session")
+def real_and_project_vol_cache(tmp_path_factory) -> Path:
+    """Volatility's cache for the real kernel tables plus the project's driver tables."""
+    return _shared_cache(tmp_path_factory, "volcache-both", [REAL_ISF, SYMBOLS])

@@ -475,7 +475,7 @@ class _Analysis:
 
     # -- header ----------------------------------------------------------------------------------
     def header_section(self, report: dict) -> dict:
-        view, h = self.view, self.header
+        h = self.header
         out: dict[str, Any] = {"machine": h.machine}
         build = self.guarded("kernel build", None, self.kernel_build)
         if build:

@@ -177,7 +177,7 @@ def outstanding(allocs: int, frees: int) -> int:
     return value
 
 
-def _names(value) -> list[str]:
+def owner_names(value) -> list[str]:
     """Owner names from an engine extra (strings, or dicts with name/module/driver),
     each once, in first-seen order: one driver found by two sources is one owner."""
     if value is None:
@@ -231,7 +231,7 @@ def tag_totals(report: Mapping) -> list[dict]:
             "outstanding": p_out + n_out, "bytes": p_bytes + n_bytes,
             "allocs": p_allocs + n_allocs, "frees": p_frees + n_frees,
         }
-        owners = _names(row.get("drivers"))
+        owners = owner_names(row.get("drivers"))
         if owners:
             entry["drivers"] = owners
         rows.append(entry)
@@ -416,7 +416,7 @@ RULES = ("few_frees", "call_site", "driver_dominates", "unloaded_with_allocation
 
 def find_suspects(report: Mapping, thresholds: Thresholds | None = None, *,
                   growth: Sequence[Mapping] = (), only: Iterable[str] | None = None, _tags: list | None = None,
-                  _drivers: list | None = None, _sites: list | None = None,
+                  _drivers: list | None = None,
                   _big: list | None = None) -> list[dict]:
     """Suspects of one report, ranked (most severe, then most bytes, first). ``growth``:
     the ``tags`` of a :func:`dumpscan.analysis.diff.series` result that ends with this
@@ -428,7 +428,6 @@ def find_suspects(report: Mapping, thresholds: Thresholds | None = None, *,
         raise ValueError(f"unknown rule(s): {', '.join(sorted(unknown))}")
     tags = _tags if _tags is not None else tag_totals(report)
     drivers = _drivers if _drivers is not None else driver_summaries(report, top=None)
-    sites = _sites if _sites is not None else call_sites(report, top=None)
     big = _big if _big is not None else bigpool_by_tag(report, top=None)
     found = _Suspects()
     tag_rows = {row["tag"]: row for row in tags}
@@ -621,7 +620,7 @@ def analyze(report: Mapping, thresholds: Thresholds | None = None, *,
             warnings.append("the report is not the newest of its series: growth not assessed")
         warnings.extend(result["warnings"])
     suspects = find_suspects(report, t, growth=growth, _tags=tags, _drivers=drivers,
-                             _sites=sites, _big=big)
+                             _big=big)
     verifier = report.get("verifier") if isinstance(report.get("verifier"), dict) else None
     summary = {
         "tags": len(tags),

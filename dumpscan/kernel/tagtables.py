@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import as_signed, member, range_warnings, read_table, symbol_gap, true_runs
+from .common import as_signed, member, range_warnings, read_table, symbol_gap
 from .view import KernelView, MemoryAbsent
 
 MAX_TRACK_ENTRIES = 1 << 22  # per table; real tables hold a few thousand entries

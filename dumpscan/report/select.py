@@ -14,27 +14,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..analysis.leaks import (bigpool_by_tag, call_sites, driver_summaries, machine, outstanding,
-                              tag_totals)
+                              owner_names, tag_totals)
 from .render_text import tag_matcher
 
 SORTS = ("nonpaged", "paged", "total", "allocs", "tag")
 SORT_HELP = ("nonpaged = nonpaged bytes, paged = paged bytes, total = both, allocs = outstanding "
              "allocations, tag = by name")
-
-
-def owner_names(value) -> list[str]:
-    """Owner names of a tag row's ``drivers`` extra (strings or {name, source, ...}), each once."""
-    if value is None:
-        return []
-    if isinstance(value, (str, dict)):
-        value = [value]
-    names: list[str] = []
-    for item in value:
-        name = item if isinstance(item, str) else (
-            item.get("name") or item.get("module") or item.get("driver") if isinstance(item, dict) else None)
-        if name and str(name) not in names:
-            names.append(str(name))
-    return names
 
 
 def driver_matcher(patterns: Iterable[str] | str | None):

@@ -54,8 +54,8 @@ def test_truth_is_internally_consistent(name):
     if verifier is None:
         return
     for driver in verifier["drivers"]:
-        if not driver["loaded"]:
-            assert driver["counters"] is None and driver["allocations"] == []
+        if driver["counters"] is None:  # configured, never loaded
+            assert not driver["loaded"] and driver["allocations"] == []
             continue
         counters = driver["counters"]
         assert len(driver["allocations"]) == (counters["CurrentPagedPoolAllocations"]
@@ -115,6 +115,18 @@ def test_pool_hit_tag_article_facts():
     offsets = [a - myfault["base"] for a in hit["break"]["return_addresses"]
                if myfault["base"] <= a < myfault["base"] + myfault["size"]]
     assert offsets == [0x1634, 0x1727]
+
+
+def test_leak_on_unload_facts():
+    """Bug check 0xC4/0x62: the driver is gone from the module list but Driver Verifier
+    still holds its data, which parameter 3 points at, with parameter 4 allocations."""
+    truth = load_truth("win10-x64-verifier-unload")
+    code, parameters = truth["dump"]["bugcheck"]["code"], truth["dump"]["bugcheck"]["parameters"]
+    (litware,) = [d for d in truth["verifier"]["drivers"] if d["name"] == "litware.sys"]
+    assert (code, parameters[0], parameters[3]) == (0xC4, 0x62, len(litware["allocations"]))
+    assert not litware["loaded"] and "litware.sys" not in [m["name"] for m in truth["modules"]]
+    assert {a["tag"] for a in litware["allocations"]} == {"Litw", "LitB"}
+    assert all(a["caller_symbol"].startswith("0xfffff805") for a in litware["allocations"])
 
 
 def test_kernel_only_dumps_leave_user_pages_out():

@@ -51,18 +51,19 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
         verifier_level=scenario.verifier_level,
         tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size)
     drivers = {d.name: d for d in scenario.drivers}
-    modules = place_modules(machine, scenario.drivers)
-    kernel = modules[0]
-    kernel.functions = {**platform.symbols, **kernel.functions}
+    ever_loaded = place_modules(machine, scenario.drivers)
+    ever_loaded[0].functions = {**platform.symbols, **ever_loaded[0].functions}
+    unloaded = {d.name for d in scenario.drivers if d.unloaded}
+    modules = [m for m in ever_loaded if m.name not in unloaded]  # loaded at the crash
     images = KernelImageWriter(machine, modules, drivers, timestamp=0x5F3E2A10)
     images.write_loader_list(pool)
     verifier = None
     if scenario.verifier_level is not None:
-        verifier = VerifierLayoutWriter(machine, pool, modules, list(scenario.drivers),
+        verifier = VerifierLayoutWriter(machine, pool, ever_loaded, list(scenario.drivers),
                                         tables_no=scenario.processors)
         verifier.allocate()
     symbolizer = Symbolizer(platform, layout.kernel_base,
-                            {m.name: (m.base, m.functions) for m in modules})
+                            {m.name: (m.base, m.functions) for m in ever_loaded})
     stacks = _run_workload(scenario, pool, symbolizer, nx, layout.thread_base)
     # the rest of the system
     taken = {tag_key(t) for t in SYSTEM_TAGS}
@@ -81,7 +82,16 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
 
     crash_driver = next((d.name for d in scenario.drivers if "PoolLeak" in d.functions), "myfault.sys")
     fault_address = layout.arenas["paged"] + 0x7FF000
-    crash = CrashWriter(machine, symbolizer, crash_driver).write(scenario.crash, fault_address)
+    crash_writer = CrashWriter(machine, symbolizer, crash_driver)
+    if scenario.crash == "verifier-unload":
+        leaker = next(d for d in scenario.drivers if d.unloaded)
+        name_va, data_va = verifier.unload_bugcheck(leaker.name)
+        counters = pool.verified[leaker.name].counters
+        outstanding = (counters.get("CurrentPagedPoolAllocations", 0)
+                       + counters.get("CurrentNonPagedPoolAllocations", 0))
+        crash = crash_writer.verifier_unload(name_va, data_va, outstanding)
+    else:
+        crash = crash_writer.write(scenario.crash, fault_address)
 
     # lay everything out
     images.write_images()
@@ -140,7 +150,7 @@ def _run_workload(scenario: Scenario, pool: PoolModel, symbolizer: Symbolizer, n
                   thread_base: int) -> list[list[int]]:
     """Replay the scenario's allocation steps; return every stack written to a trace record."""
     stacks: list[list[int]] = []
-    verified = {d.name for d in scenario.drivers if d.verified and d.loaded}
+    verified = {d.name for d in scenario.drivers if d.verified and (d.loaded or d.unloaded)}
     event = 0
     for step in scenario.workload:
         for _ in range(step.count):

@@ -90,6 +90,14 @@ class CrashWriter:
                           stack=dispatch + callers, break_address=break_va,
                           call_chains=[[self.m.function("KeBugCheckEx")] + dispatch, [break_va] + callers])
 
+    def verifier_unload(self, name_va: int, data_va: int, outstanding: int) -> CrashState:
+        """Driver Verifier found a driver unloading with pool allocations outstanding:
+        bug check 0xC4, parameter 1 = 0x62, 2 = the driver's name, 3 = its verified-driver
+        data, 4 = the number of allocations not freed [V S12 "Pool Tracking"; S17 for
+        the parameter labels; doc §3.5 for the model of 2 and 3]."""
+        rsp = self._write_stack([], self.m.function("KeBugCheckEx"), [])
+        return CrashState(0xC4, (0x62, name_va, data_va, outstanding), self._context(rsp), None)
+
     def _irql_fault(self, fault_address: int) -> CrashState:
         fault_ip = self._address(Frame("driver", ("MyfaultDeviceControl",), 0x100))
         callers = [self._address(f) for f in FAULT_CALLERS]

@@ -46,16 +46,18 @@ class LoadedModule:
 
 
 def place_modules(machine: Machine, drivers: tuple[Driver, ...]) -> list[LoadedModule]:
-    """Kernel first, hal right after it, then the loaded drivers in order."""
+    """Kernel first, hal right after it, then the drivers that are or were loaded, in
+    order (a driver unloaded before the crash still had an address while it ran)."""
     platform = machine.platform
     kernel = LoadedModule("ntoskrnl.exe", machine.layout.kernel_base, platform.kernel_image_size,
                           {name: fn.rva for name, fn in platform.functions.items()})
     hal_base = (kernel.base + kernel.size + 0x1FFFFF) & ~0x1FFFFF
     modules = [kernel, LoadedModule("hal.dll", hal_base, 0x6B000, {})]
-    fixed = [(d.base, d.base + d.image_size) for d in drivers if d.loaded and d.base is not None]
+    fixed = [(d.base, d.base + d.image_size) for d in drivers
+             if (d.loaded or d.unloaded) and d.base is not None]
     next_base = machine.layout.driver_base
     for driver in drivers:
-        if not driver.loaded:
+        if not (driver.loaded or driver.unloaded):
             continue
         base = driver.base
         if base is None:

@@ -20,7 +20,8 @@ class Driver:
     pdb: str | None = None  # PDB name when the scenario ships its symbol table
     guid: str | None = None
     verified: bool = False
-    loaded: bool = True
+    loaded: bool = True  # in PsLoadedModuleList when the dump was written
+    unloaded: bool = False  # loaded during the workload, unloaded before the crash
     base: int | None = None  # fixed load address (else the next free one)
 
 
@@ -73,7 +74,7 @@ class Scenario:
     workload: tuple[Allocate, ...] = ()
     noise: Noise = Noise()
     pool_hit_tag: str | None = None
-    crash: str = "notmyfault"  # or "poolhittag"
+    crash: str = "notmyfault"  # or "poolhittag", or "verifier-unload" (bug check 0xC4/0x62)
     uptime_seconds: int = 3 * 24 * 3600
     system_time: int = 0x01DA_5E3F_6A0B_C000  # FILETIME of the crash
     big_table_size: int = 0x400  # PoolBigPageTableSize

@@ -30,6 +30,8 @@ SYSTEM_DRIVERS = (
     Driver("NDIS.SYS", 0x134000, tags=("NDnd", "NDoa")),
     Driver("FLTMGR.SYS", 0x7C000, tags=("FMfc", "FMsl")),
 )
+LITWARE = Driver("litware.sys", 0xC000, tags=("Litw", "LitB"), verified=True, loaded=False,
+                 unloaded=True)
 CONTOSO = Driver("contoso.sys", 0x9000, tags=("Cnts", "CnBf"), verified=True)
 FABRIKAM = Driver("fabrikam.sys", 0x5000, verified=True, loaded=False)
 
@@ -116,6 +118,17 @@ _add(_x64_plain("win10-x64-kernel-sdmp", "win10-x64", 5, "SDMP", 12))
 _add(_x64_plain("win10-x64-live-kernel", "win10-x64", 6, "SDMP", 13))
 _add(_x64_plain("win10-x64-rdmp-kernel", "win10-x64", 8, None, 14))
 _add(_x64_verifier("win11-24h2-x64-verifier", "win11-24h2-x64", 5, "FDMP", 24))
+_add(Scenario(
+    name="win10-x64-verifier-unload", platform="win10-x64", dump_type=5, summary_signature="SDMP",
+    description="A verified driver unloaded with pool outstanding: Driver Verifier's leak bug "
+                "check 0xC4/0x62, written as an automatic (kernel) dump",
+    seed=62, processors=2, drivers=SYSTEM_DRIVERS + (LITWARE,),
+    verifier_level=POOL_TRACKING,
+    workload=(Allocate(Site("litware.sys", "", 0x1F3A), "Litw", 0x200, paged=False, count=40),
+              Allocate(Site("litware.sys", "", 0x2210), "LitB", 0x3000, paged=True, count=5),
+              Allocate(Site("litware.sys", "", 0x1F3A), "Litw", 0x200, paged=False, count=60,
+                       free_site=Site("litware.sys", "", 0x2C84))),
+    crash="verifier-unload", noise=Noise(tags=150, big_blocks=50)))
 for _step, (_leaks, _days) in enumerate(((4, 1), (12, 2), (24, 3))):
     _add(_x64_plain(f"win10-x64-series-t{_step}", "win10-x64", 5, "FDMP", 99,
                     leaks=_leaks, uptime_days=_days))

@@ -57,16 +57,23 @@ class VerifierLayoutWriter:
         for blocks in self.blocks:
             name_bytes = 2 * len(blocks.driver.name)
             blocks.suspect = self._alloc(packer.sizeof("_VF_SUSPECT_DRIVER_ENTRY") + name_bytes, "VfSd")
-            if blocks.driver.loaded:
+            if blocks.driver.loaded or blocks.driver.unloaded:
                 blocks.module = self.by_name[blocks.driver.name]
-                blocks.node = self._alloc(self.links_size + packer.sizeof("_VF_TARGET_DRIVER"), "VfAT")
                 blocks.data = self._alloc(packer.sizeof("_VF_TARGET_VERIFIED_DRIVER_DATA"), "VfDd")
+                self.pool.verify(blocks.driver.name)
+            if blocks.driver.loaded:
+                blocks.node = self._alloc(self.links_size + packer.sizeof("_VF_TARGET_DRIVER"), "VfAT")
                 blocks.table = loaded % self.tables_no
                 loaded += 1
-                self.pool.verify(blocks.driver.name)
         if self.pool.trace_length:
             size = self.pool.trace_length * packer.sizeof("_VF_POOL_TRACE")
             self.trace_va = self.m.system_allocation(size)
+
+    def unload_bugcheck(self, name: str) -> tuple[int, int]:
+        """(address of the driver's name as a UNICODE_STRING, its verified-driver data):
+        parameters 2 and 3 of bug check 0xC4/0x62 [doc §3.5, M+]."""
+        blocks = next(b for b in self.blocks if b.driver.name == name)
+        return blocks.suspect + self.m.packer.offsetof("_VF_SUSPECT_DRIVER_ENTRY.BaseName"), blocks.data
 
     def _alloc(self, size: int, tag: str) -> int:
         nx = 0x200 if "NonPagedPoolNx" in self.m.platform.enums["_POOL_TYPE"].constants else 0
@@ -79,7 +86,7 @@ class VerifierLayoutWriter:
         self._write_suspect_list()
         self._write_avl_tree()
         for blocks in self.blocks:
-            if blocks.driver.loaded:
+            if blocks.data:  # a driver that unloaded with allocations keeps its data [M]
                 self._write_driver_data(blocks, self.pool.verified[blocks.driver.name])
         self._write_trace_log()
 
@@ -100,8 +107,8 @@ class VerifierLayoutWriter:
             self.m.write(buffer, name)
             self.m.write_struct(blocks.suspect, "_VF_SUSPECT_DRIVER_ENTRY", {
                 "Links": {"Flink": links[i + 2], "Blink": links[i]},
-                "Loads": 1 if blocks.driver.loaded else 0,
-                "Unloads": 0,
+                "Loads": 1 if blocks.driver.loaded or blocks.driver.unloaded else 0,
+                "Unloads": 1 if blocks.driver.unloaded else 0,
                 "BaseName": {"Length": len(name), "MaximumLength": len(name), "Buffer": buffer},
             })
         self.m.write_struct(head, "_LIST_ENTRY", {"Flink": links[1], "Blink": links[-2]})

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..dumpfile.writer import DumpSpec, write_dump
-from .crash import CrashWriter
+from .crash import CrashState, CrashWriter
 from .isf import module_isf, platform_isf, write_isf
-from .kernel_image import KernelImageWriter, place_modules
+from .kernel_image import KernelImageWriter, LoadedModule, place_modules
 from .machine import MAPS, Machine
 from .memory import PAGE, USER_READONLY
 from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_counters, synthetic_tags
@@ -39,10 +39,44 @@ class BuildResult:
 
 
 def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> BuildResult:
+    """Simulate the scenario, lay the machine out, write NAME.dmp, NAME.truth.json and
+    the symbol tables."""
     platform = get_platform(scenario.platform)
-    layout = MAPS[platform.name]
-    machine = Machine(platform, layout, _allocation_ranges(scenario))
-    rng = random.Random(scenario.seed)
+    machine = Machine(platform, MAPS[platform.name], _allocation_ranges(scenario))
+    world = _simulate(scenario, machine)
+    crash = _crash(scenario, machine, world)
+    _lay_out(scenario, machine, world, crash)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dump_path = out_dir / f"{scenario.name}.dmp"
+    _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
+    truth = build_truth(scenario=scenario, machine=machine, pool=world.pool, modules=world.modules,
+                        crash=crash, dtb=machine.space.dtb)
+    truth_path = out_dir / f"{scenario.name}.truth.json"
+    # one row a line reads well for the bundled dumps; the C encoder (no indent)
+    # keeps a million-row truth of a benchmark dump fast
+    indent = 1 if len(truth["bigpool"]) < 50_000 else None
+    truth_path.write_text(json.dumps(truth, indent=indent, sort_keys=True) + "\n")
+    write_symbol_tables(scenario, symbol_dir)
+    return BuildResult(dump_path, truth_path, truth)
+
+
+@dataclass
+class _World:
+    """The simulated machine state the writers lay out."""
+
+    pool: PoolModel
+    modules: list[LoadedModule]  # loaded when the dump was written
+    images: KernelImageWriter
+    verifier: VerifierLayoutWriter | None
+    symbolizer: Symbolizer
+    stacks: list[list[int]]  # every stack written to a trace record
+
+
+def _simulate(scenario: Scenario, machine: Machine) -> _World:
+    """Load the modules, set Driver Verifier up, replay the workload and the background
+    activity of the rest of the system."""
+    platform, layout = machine.platform, machine.layout
     nx = "NonPagedPoolNx" in platform.enums["_POOL_TYPE"].constants
     pool = PoolModel(
         pointer_size=platform.pointer_size, processors=scenario.processors,
@@ -50,12 +84,12 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
         trace_depth=_array_length(platform, "_VF_POOL_TRACE", "StackTrace"),
         verifier_level=scenario.verifier_level,
         tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size)
-    drivers = {d.name: d for d in scenario.drivers}
     ever_loaded = place_modules(machine, scenario.drivers)
     ever_loaded[0].functions = {**platform.symbols, **ever_loaded[0].functions}
     unloaded = {d.name for d in scenario.drivers if d.unloaded}
-    modules = [m for m in ever_loaded if m.name not in unloaded]  # loaded at the crash
-    images = KernelImageWriter(machine, modules, drivers, timestamp=0x5F3E2A10)
+    modules = [m for m in ever_loaded if m.name not in unloaded]
+    images = KernelImageWriter(machine, modules, {d.name: d for d in scenario.drivers},
+                               timestamp=0x5F3E2A10)
     images.write_loader_list(pool)
     verifier = None
     if scenario.verifier_level is not None:
@@ -65,7 +99,15 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
     symbolizer = Symbolizer(platform, layout.kernel_base,
                             {m.name: (m.base, m.functions) for m in ever_loaded})
     stacks = _run_workload(scenario, pool, symbolizer, nx, layout.thread_base)
-    # the rest of the system
+    _background(scenario, pool, modules, nx)
+    pool.stats.update({k: v for k, v in DEFAULT_VERIFIER_STATS.items() if k not in pool.stats})
+    pool.stats.update(scenario.verifier_stats)
+    return _World(pool, modules, images, verifier, symbolizer, stacks)
+
+
+def _background(scenario: Scenario, pool: PoolModel, modules: list[LoadedModule], nx: bool) -> None:
+    """Tag counters and big blocks of the rest of the system."""
+    rng = random.Random(scenario.seed)
     taken = {tag_key(t) for t in SYSTEM_TAGS}
     for table in pool.tag_counts:
         taken.update(table)
@@ -77,36 +119,38 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
     add_big_blocks(pool, rng, scenario.noise.big_blocks, owners, pool_types)
     if scenario.noise.bulk_big_blocks:
         add_bulk_big_blocks(pool, scenario.seed, scenario.noise.bulk_big_blocks, pool_types)
-    pool.stats.update({k: v for k, v in DEFAULT_VERIFIER_STATS.items() if k not in pool.stats})
-    pool.stats.update(scenario.verifier_stats)
 
+
+def _crash(scenario: Scenario, machine: Machine, world: _World) -> CrashState:
+    """Bug check, context record and the crashing thread's stack."""
     crash_driver = next((d.name for d in scenario.drivers if "PoolLeak" in d.functions), "myfault.sys")
-    fault_address = layout.arenas["paged"] + 0x7FF000
-    crash_writer = CrashWriter(machine, symbolizer, crash_driver)
+    writer = CrashWriter(machine, world.symbolizer, crash_driver)
     if scenario.crash == "verifier-unload":
         leaker = next(d for d in scenario.drivers if d.unloaded)
-        name_va, data_va = verifier.unload_bugcheck(leaker.name)
-        counters = pool.verified[leaker.name].counters
+        name_va, data_va = world.verifier.unload_bugcheck(leaker.name)
+        counters = world.pool.verified[leaker.name].counters
         outstanding = (counters.get("CurrentPagedPoolAllocations", 0)
                        + counters.get("CurrentNonPagedPoolAllocations", 0))
-        crash = crash_writer.verifier_unload(name_va, data_va, outstanding)
-    else:
-        crash = crash_writer.write(scenario.crash, fault_address)
+        return writer.verifier_unload(name_va, data_va, outstanding)
+    return writer.write(scenario.crash, machine.layout.arenas["paged"] + 0x7FF000)
 
-    # lay everything out
+
+def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashState) -> None:
+    """Write the images, globals and pool structures into the machine's memory."""
+    images = world.images
     images.write_images()
     images.write_tag_immediates()
-    images.write_call_sites(stacks + crash.call_chains)
+    images.write_call_sites(world.stacks + crash.call_chains)
     images.write_globals(scenario.processors, scenario.system_time,
                          scenario.uptime_seconds * 10_000_000)
     images.write_low_stub()
     machine.write_struct(machine.symbol("PsActiveProcessHead"), "_LIST_ENTRY",
                          {"Flink": machine.symbol("PsActiveProcessHead"),
                           "Blink": machine.symbol("PsActiveProcessHead")})
-    layout_writer = PoolLayoutWriter(machine, pool)
+    layout_writer = PoolLayoutWriter(machine, world.pool)
     layout_writer.write_blocks()
-    if verifier is not None:
-        verifier.write(scenario.verifier_level, pool.stats)
+    if world.verifier is not None:
+        world.verifier.write(scenario.verifier_level, world.pool.stats)
     else:  # Driver Verifier off: zeroed statistics, an empty configured-driver list
         machine.write_struct(machine.symbol("VfSuspectDriversList"), "_LIST_ENTRY",
                              {"Flink": machine.symbol("VfSuspectDriversList"),
@@ -115,19 +159,6 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
     layout_writer.write_tag_tables(scenario.tag_table_bits)
     layout_writer.write_pool_hit_tag(scenario.pool_hit_tag)
     _write_user_image(machine)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dump_path = out_dir / f"{scenario.name}.dmp"
-    _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
-    truth = build_truth(scenario=scenario, machine=machine, pool=pool, modules=modules,
-                        crash=crash, dtb=machine.space.dtb)
-    truth_path = out_dir / f"{scenario.name}.truth.json"
-    # one row a line reads well for the bundled dumps; the C encoder (no indent)
-    # keeps a million-row truth of a benchmark dump fast
-    indent = 1 if len(truth["bigpool"]) < 50_000 else None
-    truth_path.write_text(json.dumps(truth, indent=indent, sort_keys=True) + "\n")
-    write_symbol_tables(scenario, symbol_dir)
-    return BuildResult(dump_path, truth_path, truth)
 
 
 def write_symbol_tables(scenario: Scenario, symbol_dir: Path) -> list[Path]:

@@ -19,9 +19,11 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .analysis.batch import one_line_error
+from .report.select import SORTS
 
 SECTIONS = ("report", "poolused", "verifier", "history", "bigpool", "callsites", "all")
-SORTS = ("nonpaged", "paged", "total", "allocs", "tag")
+HISTORY_RECORDS = 20  # --section history without --address: the newest N (text and csv)
 SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
 SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
                 f"Default: ${SYMBOLS_ENV} (a {os.pathsep!r}-separated list) if set, else ./symbols.")
@@ -38,19 +40,6 @@ def symbol_dirs(given: Sequence[Path]) -> list[Path]:
     env = os.environ.get(SYMBOLS_ENV, "")
     dirs = [Path(p) for p in env.split(os.pathsep) if p.strip()]
     return dirs or [Path("symbols")]
-
-
-def one_line(exc: BaseException) -> str:
-    """What is wrong, on one line, without the dump path (DumpOpenError carries it apart)."""
-    message = getattr(exc, "message", None)
-    if isinstance(message, str) and message:
-        return " ".join(message.split())
-    text = " ".join(str(exc).split())
-    if isinstance(exc, (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError,
-                        IndexError, LookupError, ArithmeticError, NotImplementedError)) \
-            and not type(exc).__module__.startswith("dumpscan"):
-        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text or type(exc).__name__
 
 
 def error(path, message: str) -> None:
@@ -70,7 +59,7 @@ def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None) -> dict:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # one line per bad dump, never a traceback
-        raise Failed(one_line(exc)) from None
+        raise Failed(one_line_error(exc)) from None
 
 
 def analyze_many(paths: Iterable[Path], dirs: Sequence[Path], pooltag: Path | None,
@@ -118,11 +107,14 @@ def thresholds_from(pairs: Sequence[str], top: int | None = None):
         values["top_n"] = str(top)
     try:
         return Thresholds.from_mapping(values)
-    except (ValueError, TypeError) as exc:
-        from dataclasses import fields
+    except (ValueError, TypeError) as exc:  # one line, exit 2 (a usage error)
+        message = one_line_error(exc)
+        if message.startswith("unknown threshold"):
+            from dataclasses import fields
 
-        names = ", ".join(f.name for f in fields(Thresholds))
-        raise click.BadParameter(f"{exc} (known: {names})", param_hint="--threshold") from None
+            message += f" (known: {', '.join(f.name for f in fields(Thresholds))})"
+        click.echo(f"dumpscan: --threshold: {message}", err=True)
+        sys.exit(2)
 
 
 def _json(document) -> str:
@@ -197,7 +189,7 @@ class OneLineErrors(click.Group):
         except Exception as exc:
             if ctx.params.get("verbose"):
                 raise
-            click.echo(f"dumpscan: error: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)
+            click.echo(f"dumpscan: error: {one_line_error(exc)}", err=True)
             sys.exit(2)
 
 
@@ -396,13 +388,14 @@ def render_text_section(report: dict, section: str, view: dict, path: Path, many
             rows = sel.select_tags([r for r in sel.tag_rows(report) if r["allocs"] or r["frees"] or r["bytes"]],
                                    tags=view["tags"], drivers=view["drivers"], min_bytes=view["min_bytes"],
                                    sort=view["sort"], top=view["top"])
-            parts.append(render_poolused_rows(rows, view))
+            parts.append(rt.render_poolused(rows, sort=view["sort"], tags=view["tags"], drivers=view["drivers"],
+                                            min_bytes=view["min_bytes"], top=view["top"]))
         elif name == "verifier":
             selected = sel.select_verifier(report, tags=view["tags"], drivers=view["drivers"],
                                            min_bytes=view["min_bytes"])
             parts.append(rt.render_verifier(dict(report, verifier=selected)))
         elif name == "history":
-            count = None if view["address"] is not None else (view["top"] or 20)
+            count = None if view["address"] is not None else (view["top"] or HISTORY_RECORDS)
             address = view["address"]
             if address is not None:
                 from .analysis.leaks import machine
@@ -413,113 +406,11 @@ def render_text_section(report: dict, section: str, view: dict, path: Path, many
         elif name == "callsites":
             leaks = sel.select_leaks(report, report["leaks"], tags=view["tags"], drivers=view["drivers"],
                                      min_bytes=view["min_bytes"], sort=view["sort"], top=view["top"])
-            parts.append(render_call_sites(report, leaks["call_sites"]))
+            parts.append(rt.render_call_sites(report, leaks["call_sites"]))
         elif name == "bigpool":
-            parts.append(render_bigpool(report, view))
+            parts.append(rt.render_bigpool(report, tags=view["tags"], drivers=view["drivers"],
+                                           min_bytes=view["min_bytes"], sort=view["sort"], top=view["top"]))
     return "\n".join(parts)
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence], align: str) -> list[str]:
-    rows = [[str(c) for c in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells):
-        out = []
-        for i, cell in enumerate(cells):
-            last = i == len(cells) - 1
-            out.append(cell if last and align[i] == "l" else
-                       cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i]))
-        return (" " + "  ".join(out)).rstrip()
-
-    return [line(headers)] + [line(r) for r in rows]
-
-
-def render_poolused_rows(rows: list[dict], view: dict) -> str:
-    """!poolused: per tag, outstanding allocations and bytes, nonpaged and paged."""
-    from .analysis.leaks import display_tag
-
-    label = {"nonpaged": "NonPaged Pool Consumed", "paged": "Paged Pool Consumed",
-             "total": "Total Pool Consumed (NonPaged + Paged)",
-             "allocs": "Outstanding Allocations (NonPaged + Paged)", "tag": "Tag"}[view["sort"]]
-    out = [f" Sorting by {label}"]
-    shown = []
-    if view["tags"]:
-        shown.append("tags " + ", ".join(view["tags"]))
-    if view["drivers"]:
-        shown.append("drivers " + ", ".join(view["drivers"]))
-    if view["min_bytes"]:
-        shown.append(f"at least {view['min_bytes']} bytes")
-    if view["top"]:
-        shown.append(f"top {view['top']}")
-    if shown:
-        out.append(" Showing " + "; ".join(shown))
-    out += ["", "  Pool Used:"]
-    table = _table(["Tag", "NP Allocs", "NP Used", "P Allocs", "P Used", "Drivers"],
-                   [[display_tag(r["tag"]), r["nonpaged_outstanding"], r["nonpaged_bytes"],
-                     r["paged_outstanding"], r["paged_bytes"], ", ".join(r["drivers"])]
-                    for r in rows], "lrrrrl")
-    out += table
-    totals = [sum(r[k] for r in rows) for k in ("nonpaged_outstanding", "nonpaged_bytes",
-                                                "paged_outstanding", "paged_bytes")]
-    if not rows:
-        out.append(" (no tags match)")
-    out.append(f" TOTAL: nonpaged {totals[0]} allocations, {totals[1]} bytes; "
-               f"paged {totals[2]} allocations, {totals[3]} bytes")
-    out.append(" (Allocs = outstanding: allocations - frees, summed over every tag table)")
-    return "\n".join(out) + "\n"
-
-
-def render_call_sites(report: dict, sites: list[dict]) -> str:
-    from .analysis.leaks import display_tag, format_address, machine
-    from .report.render_text import render_frames
-
-    arch = machine(report)
-    out = ["Call sites of outstanding allocations (Driver Verifier pool tracking)", ""]
-    if not sites:
-        out.append(" (none: Driver Verifier pool tracking is off or tracks no outstanding allocations)")
-    for site in sites:
-        out.append(f" {format_address(site.get('caller', 0), arch, prefix=True)}  {site.get('symbol') or ''}"
-                   f"  ({site.get('driver', '?')}): {site['count']} allocations, {site['bytes']} bytes, "
-                   f"tags {', '.join(display_tag(t) for t in site.get('tags') or [])}")
-        if site.get("stack"):
-            out.append(f"    newest allocation's stack ({site.get('traced', 0)} of {site['count']} "
-                       "blocks traced):")
-            out += render_frames(site["stack"], site.get("symbols"), arch, indent="      ")
-    return "\n".join(out) + "\n"
-
-
-def render_bigpool(report: dict, view: dict) -> str:
-    from .analysis.leaks import bigpool_by_tag, display_tag, format_address, machine
-    from .report import select as sel
-
-    arch = machine(report)
-    blocks = sel.select_bigpool(report, tags=view["tags"], drivers=view["drivers"],
-                                min_bytes=view["min_bytes"])
-    owners = {r["tag"]: r["drivers"] for r in sel.tag_rows(report)}
-    groups = bigpool_by_tag({"bigpool": blocks}, top=None)
-    if view["sort"] == "tag":
-        groups.sort(key=lambda g: g["tag"])
-    elif view["sort"] == "allocs":
-        groups.sort(key=lambda g: (-g["count"], -g["bytes"], g["tag"]))
-    if view["top"]:
-        groups = groups[:view["top"]]
-    table = report.get("bigpool") or []
-    live = [b for b in table if not b.get("free")]
-    out = [f"Big pool (PoolBigPageTable): {len(live)} live blocks, {sum(b.get('bytes', 0) for b in live)} "
-           f"bytes; {len(table) - len(live)} free entries", ""]
-    out += _table(["Tag", "Blocks", "Bytes", "Largest", "PoolTypes", "Drivers"],
-                  [[display_tag(g["tag"]), g["count"], g["bytes"], g["largest"],
-                    ",".join(f"{t:#x}" for t in g["pool_types"]), ", ".join(owners.get(g["tag"], []))]
-                   for g in groups], "lrrrll")
-    if view["tags"] or view["drivers"]:
-        listed = sorted(blocks, key=lambda b: b.get("va", 0))
-        if view["top"]:
-            listed = listed[:view["top"]]
-        out += ["", " Blocks:"]
-        out += _table(["Address", "Bytes", "Tag", "PoolType"],
-                      [[format_address(b.get("va", 0), arch), b.get("bytes", 0), display_tag(b.get("tag", "")),
-                        f"{b.get('pool_type', 0):#x}"] for b in listed], "lrll")
-    return "\n".join(out) + "\n"
 
 
 def render_csv_section(report: dict, section: str, view: dict, path: Path | None, first: bool) -> str:
@@ -544,7 +435,7 @@ def render_csv_section(report: dict, section: str, view: dict, path: Path | None
                                        min_bytes=view["min_bytes"])
         text = rc.allocations_csv(dict(report, verifier=selected))
     elif section == "history":
-        count = None if view["address"] is not None else view["top"]
+        count = None if view["address"] is not None else (view["top"] or HISTORY_RECORDS)
         records = sel.history(report, view["address"], count)
         text = rc._csv(["index", "kind", "address", "size", "thread", "frames"],
                        ([r.get("index"), r.get("kind"), hexa(r.get("address")), r.get("size"),
@@ -607,10 +498,12 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
     from .report.render_csv import diff_csv
     from .report.render_text import render_diff
 
-    reports = dict(analyze_many([old, new], symbol_dirs(symbols), pooltag, quiet))
-    if len(reports) < 2:
+    # A list, not a dict keyed by path: ``diff A.dmp A.dmp`` is two reports of one file.
+    analyzed = list(analyze_many([old, new], symbol_dirs(symbols), pooltag, quiet))
+    if len(analyzed) < 2:  # analyze_many said why on stderr, one line per dump
         sys.exit(2)
-    result = diff_reports(reports[old], reports[new], labels=(str(old), str(new)))
+    (_, older), (_, newer) = analyzed
+    result = diff_reports(older, newer, labels=(str(old), str(new)))
     if output_format == "json":
         text = _json(result)
     elif output_format == "csv":
@@ -666,10 +559,7 @@ def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: st
 
 def batch_analyze(dirs: Sequence[str], pooltag: str | None, path: Path) -> dict:
     """One dump of a batch (module level: picklable for the worker processes)."""
-    try:
-        return analyze_one(Path(path), [Path(d) for d in dirs], Path(pooltag) if pooltag else None)
-    except Failed as exc:
-        raise RuntimeError(str(exc)) from None
+    return analyze_one(Path(path), [Path(d) for d in dirs], Path(pooltag) if pooltag else None)
 
 
 @main.command()
@@ -703,12 +593,8 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
                                 str(pooltag) if pooltag else None)
     rows = []
     for row in scan_archive(todo, analyze, workers, thresholds=thresholds):
-        if row.status != "ok":
-            message = row.error or "error"
-            if message.startswith("RuntimeError: "):
-                message = message[len("RuntimeError: "):]
-                row = type(row)(**dict(row.as_dict(), error=message))
-            error(row.dump, message)
+        if row.status != "ok":  # the row's error is already one line (Failed: no type prefix)
+            error(row.dump, row.error or "error")
         rows.append(row)
     if output_format == "json":
         text = _json([r.as_dict() for r in rows])

@@ -99,8 +99,10 @@ def test_sections_poolused_verifier_history():
 
 
 def test_csv_sections_parse():
-    def rows(*extra):
-        result = run("analyze", "-s", SYMBOLS, X86, "--format", "csv", *extra)
+    def rows(*extra, dump=X86):
+        if extra and isinstance(extra[0], Path):
+            dump, extra = extra[0], extra[1:]
+        result = run("analyze", "-s", SYMBOLS, dump, "--format", "csv", *extra)
         assert result.returncode == 0, result.stderr
         return list(csv.DictReader(io.StringIO(result.stdout)))
 
@@ -117,6 +119,14 @@ def test_csv_sections_parse():
     assert len(big) == 10 and all(b["tag"] == "Leak" for b in big)
     sites = rows("--section", "callsites")
     assert sites[0]["symbol"] == "myfault!PoolLeak+0x21" and sites[0]["count"] == "10"
+    # without --address, the newest --top records (default 20), as the text section shows
+    full = DUMPS / "win10-x64-verifier-full.dmp"
+    report = json.loads(run("analyze", "-q", "-s", SYMBOLS, full, "--format", "json").stdout)
+    trace = report["verifier"]["trace_log"]
+    assert len(trace) > 20
+    newest = rows(full, "--section", "history")
+    assert len(newest) == 20 and int(newest[0]["index"]) == trace[-1]["index"]
+    assert len(rows(full, "--section", "history", "--top", "5")) == 5
 
 
 def test_missing_dump_file_is_one_line_and_exit_2(tmp_path):
@@ -233,3 +243,24 @@ def test_batch_of_nothing_but_garbage_exits_2(tmp_path):
     result = run("batch", "-s", SYMBOLS, "--workers", "0", "--format", "json", garbage)
     assert result.returncode == 2
     assert json.loads(result.stdout)[0]["status"] == "error"
+
+
+def test_diff_of_a_dump_with_itself_is_empty_not_exit_2():
+    result = run("diff", "-s", SYMBOLS, "--format", "json", SERIES[0], SERIES[0])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tags"] == []
+
+
+def test_diff_with_a_missing_dump_says_why(tmp_path):
+    result = run("diff", "-s", SYMBOLS, SERIES[0], tmp_path / "nothere.dmp")
+    no_traceback(result)
+    assert result.returncode == 2 and "nothere.dmp: no such file" in result.stderr
+
+
+@pytest.mark.parametrize("pair", ["exit_severity=bogus", "max_free_ratio=nan", "top_n=0", "top_n=-3",
+                                  "min_bytes=-1", "call_site_share=1.5", "min_bytes=lots"])
+def test_bad_threshold_values_are_one_line_usage_errors(pair):
+    result = run("analyze", "-s", SYMBOLS, X86, "--threshold", pair)
+    no_traceback(result)
+    assert result.returncode == 2, (pair, result.stderr)
+    assert pair.split("=")[0] in result.stderr

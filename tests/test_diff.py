@@ -152,3 +152,39 @@ def test_leaks_analyze_with_history_adds_growth_evidence():
     stale = leaks.analyze(t0, history=[t1, t2])
     assert "growth" not in stale["suspects"][0]["rules"]
     assert any("not the newest" in w for w in stale["warnings"])
+
+
+def _move_to_partial(report: dict, tag: str) -> dict:
+    (row,) = [r for r in report["tags"] if r["tag"] == tag]
+    report["tags"] = [r for r in report["tags"] if r["tag"] != tag]
+    report["tags_partial"] = [dict(row, partial=True)]
+    return row
+
+
+def test_a_tag_partial_in_one_report_is_partial_not_vanished():
+    from dumpscan.report.render_csv import diff_csv
+    from dumpscan.report.render_text import render_diff
+
+    t0, _, t2 = load_series()
+    _move_to_partial(t2, "Leak")
+    result = diff_reports(t0, t2)
+    assert "Leak" not in [t["tag"] for t in result["tags"]]  # no "vanished", no -4096000
+    (entry,) = result["partial"]
+    assert (entry["tag"], entry["status"], entry["partial_in"]) == ("Leak", "partial", ["newer"])
+    assert (entry["outstanding_before"], entry["outstanding_after"]) == (4, None)
+    assert any("1 tag has partial totals" in w and "'Leak'" in w for w in result["warnings"])
+    text = render_diff(result)
+    assert "Tags with partial totals (not compared)" in text and "4 -> partial" in text
+    assert "Leak,partial,4,,,4096000,,," in diff_csv(result)
+    json.dumps(result)
+
+
+def test_a_tag_partial_in_one_report_of_a_series_is_not_judged():
+    t0, t1, t2 = load_series()
+    _move_to_partial(t1, "Leak")
+    result = series([t0, t1, t2])
+    assert "Leak" not in [t["tag"] for t in result["tags"]]
+    assert result["partial"] == [{"tag": "Leak", "key": result["partial"][0]["key"], "status": "partial",
+                                  "points": [1]}]
+    assert any("growth not assessed" in w for w in result["warnings"])
+    assert not result["suspects"]

@@ -10,6 +10,7 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 
 from dumpscan.dumpfile.reader import DumpHeader
 from dumpscan.kernel.bigpool import read_big_pool
@@ -579,7 +580,7 @@ def test_big_pool_absurd_size_is_capped_and_absent_pages_reported():
     assert any("implausible" in w and "entry 0x154 is no table slot" in w for w in big.warnings)
     assert big.entries["va"].tolist() == [0xFFFFC00000200000]
     assert big.read == big.requested
-    assert table  # the table itself was read
+    assert big.address == table and big.coverage()["entries_absent"] == 0  # read at the table's VA
 
 
 def test_big_pool_zero_filled_entries_are_unreadable_not_unused():
@@ -625,6 +626,27 @@ def test_tag_tables_negative_bytes_read_back_signed():
     totals = read_tag_tables(kernel.view(), 1)
     assert totals.row(0)["nonpaged_bytes"] == -0x40
     assert any("negative" in w for w in totals.warnings)
+
+
+@pytest.mark.parametrize("bad", ["global+8", "global+0x38", "user-space"])
+def test_tag_tables_bogus_per_processor_slot_is_skipped(bad):
+    """A slot pointing into the global table (mis-aligned, or shifted by whole entries so
+    its keys disagree with the global ones) or out of kernel space is no per-processor
+    table: one warning, and the real totals are untouched."""
+    kernel = Kernel()
+    rows = {i: (0x41414100 + i, i + 1, 0, 0x10 * (i + 1), 0, 0, 0) for i in range(8)}
+    global_table = kernel.tag_table(rows, 9)
+    cpu1 = kernel.tag_table({2: (0, 1, 0, 0x20, 0, 0, 0)}, 9)
+    slot = {"global+8": global_table + 8, "global+0x38": global_table + 0x38,
+            "user-space": 0x10000}[bad]
+    kernel.tag_tables([global_table, cpu1, slot], 9, processors=3)
+    totals = read_tag_tables(kernel.view(), 3)
+    assert [t.source for t in totals.tables] == ["PoolTrackTable", "ExPoolTagTables[1]"]
+    skipped = [w for w in totals.warnings if "ExPoolTagTables[2]" in w]
+    assert len(skipped) == 1 and "skipped" in skipped[0], totals.warnings
+    assert totals.keys.tolist() == [0x41414100 + i for i in range(8)]
+    expected = [i + 1 + (i == 2) for i in range(8)]
+    assert totals.values["nonpaged_allocs"].tolist() == expected
 
 
 # -- verifier ---------------------------------------------------------------------------------------
@@ -872,3 +894,176 @@ def test_engine_scale_one_million_big_entries_and_100k_tracked_blocks():
     assert len(report["verifier"]["drivers"][0]["allocations"]) == n_alloc
     assert len(report["verifier"]["trace_log"]) == 0x10000
     assert elapsed < 20, f"{elapsed:.1f} s"
+
+
+def test_engine_out_of_range_times_lose_only_themselves():
+    """An absurd SystemTime or SystemUpTime is one warning each; the rest of the header stays."""
+    from dataclasses import replace
+
+    from dumpscan.analysis.engine import analyze_view
+
+    kernel = Kernel()
+    for system_time, up_time, gone in [(2**64 - 1, 3600 * 10_000_000, {"system_time"}),
+                                       (0x01DA5E3F6A0BC000, 2**63, {"uptime", "uptime_seconds"}),
+                                       (2**63, 2**64 - 1, {"system_time", "uptime"})]:
+        opened = fake_dump(kernel.view())
+        opened.dump.header = replace(opened.dump.header, system_time=system_time,
+                                     system_up_time=up_time)
+        report = analyze_view(opened, [])
+        header = report["header"]
+        assert header["machine"] == "x64" and header["bugcheck"].startswith("0x000000D1")
+        assert not gone & set(header), header
+        assert set(header) & {"system_time", "uptime"} == {"system_time", "uptime"} - gone
+        times = [w for w in report["warnings"] if "SystemTime" in w or "SystemUpTime" in w]
+        assert len(times) == len(gone & {"system_time", "uptime"}), times
+
+
+def test_verifier_corrupt_avl_tables_are_summarised_and_masked():
+    """Tables near the top of the address space and TablesNo = 4096: a few named absent
+    tables, one summary, and no address past the pointer width."""
+    kernel, _, _ = _verifier_kernel()
+    kernel.pages.ptr(sym("ViTargetDriversAvl") + 0x10, 0xFFFFFFFFFFFFF000)
+    kernel.pages.u32(sym("ViTargetDriversAvl") + 0x18, 0x1000)
+    view = kernel.view()
+    state = read_verifier(view, read_modules(view).modules)
+    absent = [w for w in state.warnings if "ViTargetDriversAvl: table" in w]
+    assert 1 <= len(absent) <= 4, absent
+    assert any("likely corrupt" in w and "not walked" in w for w in state.warnings)
+    for w in state.warnings:
+        for word in w.replace(",", " ").replace("(", " ").replace(")", " ").split():
+            if word.startswith("0x"):
+                assert int(word, 16) < 2**64, w
+    assert len(state.warnings) < 20
+
+
+def test_trace_log_index_and_length_past_the_cap():
+    """Index and Length both above the cap: a warning, the ring's first slots read, and
+    the slots holding no trace record counted as rejected, not absent."""
+    kernel = Kernel()
+    ring = kernel.arena.take(0x80 * 16, PAGE)
+    kernel.pages.map(ring, PAGE)
+    stack = [KBASE + 0x3000 + 0x17, 0xFFFFF80010001634]
+    for slot in range(6):
+        kernel.pages.write(ring + slot * 0x80, struct.pack("<QQQ", 0xFFFFC00000200000 + slot * PAGE,
+                                                           0x40, 0xFFFFA00000001000) +
+                           struct.pack("<2Q", *stack))
+    kernel.pages.ptr(sym("VfPoolTraces"), ring)
+    kernel.pages.u32(sym("VfPoolTracesIndex"), 0xFFFFFFF0)
+    kernel.pages.u32(sym("VfPoolTracesLength"), 0xFFFFFFFF)
+    log = read_trace_log(kernel.view(), max_records=16)
+    assert log.addresses.tolist() == [0xFFFFC00000200000 + slot * PAGE for slot in range(6)]
+    assert any("both exceed the cap" in w for w in log.warnings), log.warnings
+    coverage = log.coverage()
+    assert coverage["entries_rejected"] == 10 and coverage["entries_absent"] == 0
+    assert coverage["entries_read"] == 6
+
+
+def test_tag_tables_absurd_processor_counts_are_capped():
+    from dumpscan.kernel.tagtables import slot_bound
+
+    kernel = Kernel()
+    table = kernel.tag_table({0: (LEAK, 3, 1, 0x40, 0, 0, 0)}, 3)
+    kernel.tag_tables([table], 3, processors=2)
+    view = kernel.view()
+    totals = read_tag_tables(view, 0x7FFFFFFF)
+    bound = slot_bound(view)
+    assert totals.processors == bound
+    assert any("header NumberProcessors 0x7fffffff exceeds" in w and f"capped at {bound}" in w
+               for w in totals.warnings), totals.warnings
+    assert any("processor counts disagree" in w for w in totals.warnings)
+    assert totals.row(0)["nonpaged_allocs"] == 3
+    agree = read_tag_tables(view, 2)
+    assert not any("processor" in w for w in agree.warnings), agree.warnings
+
+
+def test_tag_warnings_escape_control_bytes():
+    from dumpscan.kernel.common import tag_display
+
+    assert tag_display(int.from_bytes(b"Ab\x00\x07", "little")) == "'Ab\\x00\\x07'"
+    assert tag_display(int.from_bytes(b"Irp ", "little")) == "'Irp '"
+    kernel = Kernel()
+    odd = int.from_bytes(b"A\x00\x01\n", "little")
+    global_table = kernel.tag_table({100: (odd, 2, 1, 0x40, 0, 0, 0)}, 147)
+    cpu1 = kernel.arena.take(0x38 * 147, PAGE)
+    kernel.pages.write(cpu1, bytes(PAGE))  # its entries past the first page are absent
+    kernel.tag_tables([global_table, cpu1], 147, processors=2)
+    totals = read_tag_tables(kernel.view(), 2)
+    assert totals.is_partial(0)
+    named = [w for w in totals.warnings if "are partial" in w]
+    assert named and "'A\\x00\\x01\\x0a'" in named[0], totals.warnings
+    assert all(ch >= " " for w in totals.warnings for ch in w), totals.warnings
+
+
+def test_engine_pool_usage_sums_sound_rows_only():
+    from dumpscan.analysis.engine import analyze_view
+
+    kernel = Kernel()
+    irp = int.from_bytes(b"Irp ", "little")
+    table = kernel.tag_table({0: (LEAK, 3, 1, 0x100, 0, 0, 0), 1: (irp, 1, 2, -0x40, 0, 0, 0)}, 3)
+    kernel.tag_tables([table], 3, processors=1)
+    report = analyze_view(fake_dump(kernel.view()), [])
+    usage = report["header"]["pool_usage"]
+    assert usage["nonpaged_bytes"] == 0x100 and usage["nonpaged_rows_left_out"] == 1
+    assert usage["paged_bytes"] == 0 and "paged_rows_left_out" not in usage
+    assert any("pool usage:" in w and "1 rows" in w for w in report["warnings"])
+
+
+def test_module_symbols_skip_bad_candidates_and_need_the_kernel_base(tmp_path):
+    from dumpscan.analysis.symbolize import build_symbolizer, find_module_table
+    from dumpscan.kernel.modules import Module
+    from dumpscan.symbols.pe import PdbIdentity
+
+    pdb = PdbIdentity("myfault.pdb", "0123456789ABCDEF0123456789ABCDEF", 1)
+    folder = tmp_path / "windows" / "MyFault.pdb"  # the folder matched case-insensitively
+    folder.mkdir(parents=True)
+    (folder / f"{pdb.guid}-9.json.xz").write_bytes(b"not xz at all")  # unreadable: skipped
+    document = isf_document(symbols={"PoolLeak": 0x1610})
+    document["metadata"] = {"windows": {"pdb": {"database": pdb.name, "GUID": pdb.guid, "age": 1}}}
+    (folder / f"{pdb.guid}-1-copy.json").write_text(json.dumps(document))
+    table = find_module_table(pdb, [tmp_path])
+    assert table is not None and table.symbols == {"PoolLeak": 0x1610}
+    (tmp_path / "file-not-dir").write_text("")
+    assert find_module_table(pdb, [tmp_path / "missing", tmp_path / "file-not-dir"]) is None
+    # the kernel's symbols go to the module at the kernel base, not to module 0
+    kernel = Kernel()
+    modules = [Module("first.sys", 0xFFFFF80030000000, 0x1000), Module("ntoskrnl.exe", KBASE, 0x800000)]
+    warnings: list[str] = []
+    symbolizer = build_symbolizer(kernel.view(), modules, [tmp_path], warnings)
+    assert 0 not in symbolizer.functions and 1 in symbolizer.functions
+    assert symbolizer.function_of(KBASE + SYMBOLS["PoolHitTag"])[1] == "PoolHitTag"
+
+
+def test_verifier_free_slots_found_by_next_free_at_its_own_offset():
+    """A layout where _VI_POOL_ENTRY.NextFree does not share VirtualAddress's offset: free
+    slots holding a stale address are still told free by their NextFree link, even with the
+    PoolTrackers list lost."""
+    kernel, info, allocations = _verifier_kernel()
+    entry = TYPES["_VI_POOL_ENTRY"]
+    types = dict(TYPES, _VI_POOL_ENTRY={**entry, "fields": {**entry["fields"],
+                                                             "NextFree": {"offset": 0x18, "type": PTR}}})
+    free = info["myfault.sys"]["free"]
+    for slot in free:
+        link = struct.unpack("<Q", kernel.pages.read(slot, 8))[0]
+        kernel.pages.ptr(slot + 0x18, link)
+        kernel.pages.ptr(slot, 0xFFFFA0000DEAD000)  # a stale VirtualAddress
+    kernel.pages.ptr(free[0], 0)  # the bottom slot links nowhere: leave no stale address
+    kernel.pages.write(info["myfault.sys"]["data"] + 0x50, slist_x64(0, 0))  # the free list is lost
+    view = make_view(kernel.pages, isf_document(types=types))
+    driver = read_verifier(view, read_modules(view).modules).drivers[0]
+    assert sorted(driver.allocations["address"].tolist()) == sorted(a[0] for a in allocations)
+
+
+def test_tag_tables_carry_their_rows():
+    """read_tag_tables hands back each table's rows as summed (windows.pooltrack shows them):
+    keys after the key-0 fill, raw counters by member, and which entries were read."""
+    kernel = Kernel()
+    global_table = kernel.tag_table({3: (LEAK, 10, 4, 600, 0, 0, 0)}, 9)
+    cpu1 = kernel.tag_table({3: (0, 1, 5, -400, 0, 0, 0)}, 9)
+    kernel.tag_tables([global_table, cpu1], 9, processors=2)
+    totals = read_tag_tables(kernel.view(), 2)
+    first, second = totals.tables
+    assert first.keys[3] == LEAK and second.keys[3] == LEAK  # filled from the global table
+    assert second.counters["NonPagedFrees"][3] == 5 and first.counters["NonPagedAllocs"][3] == 10
+    assert first.valid.all() and len(second.valid) == 9
+    summed = sum(int(t.counters["NonPagedAllocs"][t.valid & (t.keys == LEAK)].sum()) for t in totals.tables)
+    assert summed == totals.row(0)["nonpaged_allocs"] == 11

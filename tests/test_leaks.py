@@ -206,6 +206,32 @@ def test_thresholds_from_mapping():
     assert Thresholds().as_dict()["min_bytes"] == MiB
 
 
+@pytest.mark.parametrize("values, message", [
+    ({"exit_severity": "bogus"}, "exit_severity='bogus': must be one of low, medium, high"),
+    ({"max_free_ratio": "nan"}, "max_free_ratio=nan: must be a finite number"),
+    ({"driver_share": "inf"}, "driver_share=inf: must be a finite number"),
+    ({"top_n": "0"}, "top_n=0: must be >= 1"),
+    ({"top_n": -5}, "top_n=-5: must be >= 1"),
+    ({"min_bytes": "0"}, "min_bytes=0: must be >= 1"),
+    ({"min_outstanding": "-1"}, "min_outstanding=-1"),
+    ({"call_site_share": "0"}, "call_site_share=0.0: must be in (0.0, 1.0]"),
+    ({"max_free_ratio": "1.5"}, "max_free_ratio=1.5: must be in [0.0, 1.0]"),
+    ({"min_bytes": "1.5"}, "min_bytes='1.5': expected an integer"),
+    ({"max_free_ratio": "lots"}, "max_free_ratio='lots': expected a number"),
+])
+def test_thresholds_are_validated(values, message):
+    with pytest.raises(ValueError) as caught:
+        Thresholds.from_mapping(values)
+    assert message in str(caught.value)
+
+
+def test_thresholds_validate_direct_construction_too():
+    with pytest.raises(ValueError, match="exit_severity"):
+        Thresholds(exit_severity="urgent")
+    assert Thresholds.from_mapping({"exit_severity": "High", "min_bytes": "0x1000"}).as_dict()[
+        "exit_severity"] == "high"
+
+
 def test_only_runs_the_named_rules():
     report = truth("win81-x86-verifier")
     (suspect,) = leaks.find_suspects(report, only={"few_frees"})
@@ -232,6 +258,18 @@ def test_warnings_for_odd_counters():
     assert any("negative byte totals" in w for w in warnings)
     assert any("more frees than allocations" in w for w in warnings)
     assert any("d.sys: counters say 2" in w for w in warnings)
+
+
+def test_odd_counter_warnings_are_one_line_each_however_many_tags():
+    rows = [tag_row(f"T{i:03d}", pa=3, pf=5, pb=-64) for i in range(300)]
+    warnings = leaks.analyze(small_report(tags=rows))["warnings"]
+    negative = [w for w in warnings if "negative byte totals" in w]
+    frees = [w for w in warnings if "more frees than allocations" in w]
+    assert len(negative) == len(frees) == 1 and len(warnings) == 2
+    assert negative[0].startswith("300 tags have negative byte totals")
+    assert "'T000'" in negative[0] and "and 295 more" in negative[0] and "'T299'" not in negative[0]
+    (single,) = [w for w in leaks.analyze(small_report(tags=rows[:1]))["warnings"] if "frees" in w]
+    assert single == "1 tag has more frees than allocations: 'T000'"
 
 
 def test_tolerates_a_bare_report():
@@ -310,7 +348,7 @@ def test_scan_archive_rows(archive, workers):
     by_name = {Path(r.dump).name: r for r in rows}
     assert [Path(r.dump).name for r in rows] == ["a.dmp", "B.DMP", "bad.dmp", "c.dmp"]
     bad = by_name["bad.dmp"]
-    assert bad.status == "error" and bad.error == "ValueError: cannot read bad.dmp: truncated"
+    assert bad.status == "error" and bad.error == "ValueError: cannot read bad.dmp: truncated second line of detail"
     a = by_name["a.dmp"]
     assert a.status == "ok" and a.error is None
     assert a.kernel_build.startswith("ntkrpamp.pdb") and a.machine == "x86"
@@ -342,6 +380,15 @@ def test_scan_archive_uses_an_existing_leaks_section(tmp_path):
 
 
 def test_one_line_error_and_columns():
-    assert one_line_error(OSError("a\nb")) == "OSError: a"
+    assert one_line_error(OSError("a\nb")) == "OSError: a b"
     assert one_line_error(KeyError()) == "KeyError"
+    from dumpscan.symbols.isf import SymbolTableError
+    from dumpscan.vol.errors import NotAKernelDump
+
+    # dumpscan's own errors speak for themselves; DumpOpenError without its path
+    assert one_line_error(SymbolTableError("no table\n for x")) == "no table for x"
+    assert one_line_error(NotAKernelDump("/x.dmp", "bad signature")) == "bad signature"
+    import dumpscan.cli
+
+    assert not hasattr(dumpscan.cli, "one_line")  # one formatter, not two
     assert BatchRow.columns()[:3] == ["dump", "status", "error"]

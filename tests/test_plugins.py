@@ -6,6 +6,7 @@ names, which Volatility resolves by substring over every installed plugin.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -180,18 +181,85 @@ def test_every_plugin_renders_csv(plugin, args, first, vol_cache):
 
 
 def test_pooltrack_sums_to_pooltags(vol_cache):
+    columns = ("NonPagedAllocs", "NonPagedFrees", "NonPagedBytes", "PagedAllocs", "PagedFrees", "PagedBytes")
     rows = vol_json(X86, "pooltrack", "--tags", "Leak", "Irp ", cache=vol_cache)
     sums: dict[int, list[int]] = {}
     for row in rows:
         total = sums.setdefault(row["Key"], [0] * 6)
-        for i, column in enumerate(("NonPagedAllocs", "NonPagedFrees", "NonPagedBytes", "PagedAllocs",
-                                    "PagedFrees", "PagedBytes")):
+        for i, column in enumerate(columns):
             total[i] += row[column]
+    signed32 = lambda value: ((value % 2**32) ^ 2**31) - 2**31  # x86: SIZE_T byte counters
+    # the per-table rows of windows.pooltrack sum (in the counters' 32-bit width) to the
+    # rows windows.pooltags prints for the same tags
+    pooltags = {r["Key"]: r for r in vol_json(X86, "pooltags", "--tags", "Leak", "Irp ", cache=vol_cache)}
+    assert set(pooltags) == set(sums)
+    for key, got in sums.items():
+        row = pooltags[key]
+        assert [got[0] % 2**32, got[1] % 2**32, signed32(got[2]), got[3] % 2**32, got[4] % 2**32,
+                signed32(got[5])] == [row[c] for c in columns]
     for tag in load_truth("win81-x86-verifier")["tags"]:
         if tag["key"] in sums:
             got = sums[tag["key"]]
             assert [got[0] % 2**32, got[1] % 2**32, got[3] % 2**32, got[4] % 2**32] == \
                 [tag["nonpaged_allocs"], tag["nonpaged_frees"], tag["paged_allocs"], tag["paged_frees"]]
-            signed32 = lambda value: ((value % 2**32) ^ 2**31) - 2**31  # x86: SIZE_T counters
             assert (signed32(got[2]), signed32(got[5])) == (tag["nonpaged_bytes"], tag["paged_bytes"])
     assert len(sums) == 2
+
+
+def _plugin_module(name: str):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"_dumpscan_plugin_{name}", PLUGINS / "windows" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("error", ["symbols", "open"])
+def test_analysis_errors_of_dumpscan_are_one_log_line(error, monkeypatch, caplog):
+    from dumpscan.analysis import engine
+    from dumpscan.symbols.isf import SymbolTableError
+    from dumpscan.vol.errors import KernelNotFound
+
+    common = _plugin_module("dumpscan_common")
+    exc = SymbolTableError("no symbol table for myfault.pdb\nGUID 0123/1") if error == "symbols" \
+        else KernelNotFound("/x.dmp", "the kernel image could not be located")
+
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(engine, "analyze_plugin", fail)
+
+    class Plugin:
+        context = None
+        config = {"kernel": "kernel"}
+
+    with caplog.at_level("ERROR", logger="dumpscan.plugins"):
+        assert common.analyze(Plugin()) is None
+    (record,) = caplog.records
+    assert record.getMessage() == "dumpscan cannot analyze this dump: " + (
+        "no symbol table for myfault.pdb GUID 0123/1" if error == "symbols"
+        else "the kernel image could not be located")
+
+
+def test_pooltags_lists_partial_tags_marked(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    pooltags = importlib.import_module("windows.pooltags")
+    report = copy.deepcopy(load_truth("win81-x86-verifier"))  # load_truth is cached: do not alter it
+    (leak,) = [t for t in report["tags"] if t["tag"] == "Leak"]
+    report["tags"] = [t for t in report["tags"] if t["tag"] != "Leak"]
+    report["tags_partial"] = [dict(leak, partial=True)]
+    monkeypatch.setattr(pooltags.common, "analyze", lambda plugin, **kwargs: report)
+
+    class Plugin:
+        config = {"tags": ["Lea*", "?rp "], "sort": "tag"}
+
+    rows = [values for _, values in pooltags.PoolTags._generator(Plugin())]
+    assert [(r[0], r[-1]) for r in rows] == [("Irp ", False), ("Leak", True)]
+    assert rows[1][9] == leak["paged_bytes"]
+    sys.modules.pop("windows.pooltags", None)

@@ -14,10 +14,11 @@ from dumpscan.analysis import leaks
 from dumpscan.analysis.batch import BatchRow
 from dumpscan.analysis.diff import diff_reports, series
 from dumpscan.report import render_csv
-from dumpscan.report.render_text import (format_address, poolused_rows, render_batch,
-                                         render_diff, render_leak_report, render_pool_history,
-                                         render_poolused, render_series, render_verifier,
-                                         tag_matcher)
+from dumpscan.report import select
+from dumpscan.report.render_text import (POOLUSED_SORT_LABELS, format_address, render_batch,
+                                         render_bigpool, render_call_sites, render_diff,
+                                         render_leak_report, render_pool_history, render_poolused,
+                                         render_series, render_verifier, tag_matcher)
 
 DUMPS = Path(__file__).resolve().parent.parent / "testdata" / "dumps"
 TRUTHS = sorted(DUMPS.glob("*.truth.json"))
@@ -161,7 +162,7 @@ def test_verifier3_x64_drivers_and_unloaded_driver():
     for flag in ("Special pool", "Force IRQL checking", "Pool tracking", "I/O verification",
                  "Deadlock detection", "DMA checking", "Security checks",
                  "Miscellaneous checks", "DDI compliance checking"):
-        assert f"[X] (0x" in text and f") {flag}\n" in text
+        assert "[X] (0x" in text and f") {flag}\n" in text
     assert "  MODULE: fabrikam.sys (Hasn't loaded)\n\n  MODULE: myfault.sys" in text
     assert ("      0xffffc78f`528fb000  0x00000000`000fb000  Leak  0xfffff805`74751634"
             "  myfault!PoolLeak+0x24\n") in text
@@ -219,40 +220,48 @@ def test_verifier80_recent_records_x64():
 # (a) !poolused
 
 
+def poolused(report: dict, **view) -> str:
+    """What ``dumpscan analyze --section poolused`` prints: select.select_tags rows (tags
+    with any activity) through render_text.render_poolused."""
+    rows = select.select_tags([r for r in select.tag_rows(report) if r["allocs"] or r["frees"] or r["bytes"]],
+                              **view)
+    return render_poolused(rows, **view)
+
+
 def test_poolused_table_and_filters():
     report = truth("win81-x86-verifier")
-    text = render_poolused(report, tags="Lea*")
+    text = poolused(report, tags=["Lea*"])
     assert "Sorting by Total Pool Consumed" in text and "Showing tags Lea*" in text
     lines = text.splitlines()
-    assert lines[-2].split() == ["Leak", "0", "0", "10", "10280960"]
-    assert lines[-1].split() == ["TOTAL", "0", "0", "10", "10280960"]
-    assert render_poolused(report, tags="?eak").splitlines()[-2].startswith(" Leak ")
-    assert "(no tags match)" in render_poolused(report, tags="Zzz?")
-    assert "Nonpaged" not in render_poolused(report)  # the !poolused spelling is NonPaged
-    assert "NonPaged" in render_poolused(report)
+    assert lines[-3].split() == ["Leak", "0", "0", "10", "10280960"]
+    assert lines[-2] == " TOTAL: nonpaged 0 allocations, 0 bytes; paged 10 allocations, 10280960 bytes"
+    assert poolused(report, tags=["?eak"]).splitlines()[-3].startswith(" Leak ")
+    assert "(no tags match)" in poolused(report, tags=["Zzz?"])
+    assert "Nonpaged" not in poolused(report)  # the !poolused spelling is NonPaged
+    assert "NonPaged" in poolused(report)
 
 
 @pytest.mark.parametrize("sort,field", [("nonpaged", "nonpaged_bytes"), ("paged", "paged_bytes"),
-                                        ("total", "bytes"), ("allocs", "outstanding"),
-                                        ("nonpaged_allocs", "nonpaged_outstanding"),
-                                        ("paged_allocs", "paged_outstanding")])
+                                        ("total", "bytes"), ("allocs", "outstanding")])
 def test_poolused_sorting(sort, field):
-    rows = poolused_rows(truth("win10-x64-verifier-full"), sort=sort, top=15)
+    rows = select.select_tags(select.tag_rows(truth("win10-x64-verifier-full")), sort=sort, top=15)
     assert len(rows) == 15
     assert all(a[field] >= b[field] for a, b in zip(rows, rows[1:]))
+    assert f"Sorting by {POOLUSED_SORT_LABELS[sort]}" in render_poolused(rows, sort=sort)
 
 
 def test_poolused_min_bytes_top_and_tag_sort():
     report = truth("win10-x64-series-t2")
-    rows = poolused_rows(report, min_bytes=5_000_000)
+    rows = select.select_tags(select.tag_rows(report), min_bytes=5_000_000)
     assert rows and all(r["bytes"] >= 5_000_000 for r in rows)
-    assert [r["tag"] for r in poolused_rows(report, sort="tag")][:3] == sorted(
-        r["tag"] for r in leaks.tag_totals(report))[:3]
-    text = render_poolused(report, top=3)
-    assert len([line for line in text.splitlines() if line.startswith(" ") and
-                line.split()[0] not in ("Sorting", "Showing", "Pool", "NonPaged", "Tag", "TOTAL")]) == 3
+    assert [r["tag"] for r in select.select_tags(select.tag_rows(report), sort="tag")][:3] == sorted(
+        r["tag"] for r in select.tag_rows(report))[:3]
+    text = poolused(report, top=3)
+    assert "Showing top 3" in text
+    body = text.split("  Pool Used:\n", 1)[1].splitlines()
+    assert body[0].split()[0] == "Tag" and len(body) == 1 + 3 + 2  # header, 3 rows, TOTAL, note
     with pytest.raises(ValueError):
-        render_poolused(report, sort="size")
+        poolused(report, sort="size")
 
 
 def test_poolused_shows_owning_drivers_when_known():
@@ -260,9 +269,48 @@ def test_poolused_shows_owning_drivers_when_known():
     for row in report["tags"]:
         if row["tag"] == "Leak":
             row["drivers"] = ["myfault.sys"]
-    text = render_poolused(report, top=2)
+    text = poolused(report, top=2)
     assert "Drivers" in text
     assert any(line.startswith(" Leak ") and line.endswith("myfault.sys") for line in text.splitlines())
+    assert "Showing drivers myfault" in poolused(report, drivers=["myfault"])
+
+
+def test_poolused_prefers_the_reports_width_aware_outstanding():
+    # the engine's paged_outstanding (64-bit counters read as signed: no wrap) is used as
+    # is, not re-derived with the 32-bit wrap heuristic
+    report = truth("win81-x86-verifier")
+    engine_value = 5 - ((1 << 32) - 6)
+    report["tags"] = [{"tag": "Wrap", "key": 1, "paged_allocs": 5, "paged_frees": (1 << 32) - 6,
+                       "paged_bytes": 64, "nonpaged_allocs": 0, "nonpaged_frees": 0, "nonpaged_bytes": 0,
+                       "paged_outstanding": engine_value, "nonpaged_outstanding": 0}]
+    (row,) = select.tag_rows(report)
+    assert row["paged_outstanding"] == engine_value
+    assert leaks.tag_totals(report)[0]["paged_outstanding"] == engine_value
+    del report["tags"][0]["paged_outstanding"]
+    assert select.tag_rows(report)[0]["paged_outstanding"] == 11  # the fallback: a 32-bit wrap
+    assert leaks.tag_totals(report)[0]["paged_outstanding"] == 11
+
+
+def test_call_sites_and_bigpool_sections():
+    report = truth("win81-x86-verifier")
+    text = render_call_sites(report, leaks.call_sites(report))
+    assert "0x98726659  myfault!PoolLeak+0x21  (myfault.sys): 10 allocations" in text
+    assert "(none:" in render_call_sites(truth("win7-x64-poolhittag"), [])
+    big = render_bigpool(report, tags=["Leak"])
+    assert big.startswith("Big pool (PoolBigPageTable):") and " Blocks:" in big
+    assert any(line.split()[:2] == ["Leak", "10"] for line in big.splitlines())
+
+
+def test_bigpool_uses_the_reports_grouping_when_present():
+    report = truth("win81-x86-verifier")
+    live = [b for b in report["bigpool"] if not b.get("free")]
+    report["bigpool_by_tag"] = [{"tag": "Leak", "key": 0x6B61654C, "paged_blocks": 7, "paged_bytes": 700,
+                                 "nonpaged_blocks": 0, "nonpaged_bytes": 0, "session_blocks": 1,
+                                 "session_bytes": 100, "consistent": True}]
+    (group,) = leaks.bigpool_by_tag(report)
+    assert (group["count"], group["bytes"], group["session_blocks"]) == (8, 800, 1)
+    assert group["largest"] == max(b["bytes"] for b in live if b["tag"] == "Leak")
+    assert any(line.split()[:3] == ["Leak", "8", "800"] for line in render_bigpool(report).splitlines())
 
 
 def test_tag_matcher_wildcards():
@@ -391,7 +439,6 @@ def test_csv_helpers():
     assert int(allocations[-1]["address"], 16) == 0x9D2FB000
     (site,) = _rows(render_csv.call_sites_csv(report))
     assert site["count"] == "10" and site["caller"] == "0x98726659"
-    assert _rows(render_csv.drivers_csv(report))[0]["outstanding"] == "10"
     suspects = _rows(render_csv.suspects_csv(leaks.analyze(report)["suspects"]))
     assert suspects[0]["name"] == "Leak" and "few_frees" in suspects[0]["rules"]
     t0, t1, _ = _series()

@@ -51,10 +51,24 @@ class BatchRow:
         return [f.name for f in fields(cls)]
 
 
+_BUILTIN_ERRORS = (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError,
+                   IndexError, LookupError, ArithmeticError, NotImplementedError)
+
+
 def one_line_error(exc: BaseException) -> str:
-    """'ValueError: first line of the message'."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    """What is wrong, on one line (whitespace runs, newlines included, become one space):
+    the formatter of every one-line error of the command line, the batch rows and the
+    plugins. An exception with a ``message`` attribute (``DumpOpenError``,
+    ``DumpFormatError``: their ``str()`` adds the dump path, which the caller prints
+    itself) gives that; a built-in exception is prefixed with its type
+    ('KeyError: 'x''); dumpscan's own exceptions speak for themselves."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message.strip():
+        return " ".join(message.split())
+    text = " ".join(str(exc).split())
+    if isinstance(exc, _BUILTIN_ERRORS) and not type(exc).__module__.startswith("dumpscan"):
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text or type(exc).__name__
 
 
 def iter_dumps(root: str | os.PathLike) -> Iterator[Path]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .leaks import (Thresholds, bigpool_by_tag, crash_time, driver_summaries,
-                    find_suspects, kernel_build, report_label, tag_totals, uptime_seconds)
+                    find_suspects, kernel_build, partial_tags, report_label, summarize_tags,
+                    tag_totals, uptime_seconds)
 
 
 def _point(report: Mapping, index: int, label: str | None) -> dict:
@@ -65,10 +66,27 @@ def diff_reports(older: Mapping, newer: Mapping, *, labels: tuple[str, str] | No
 
     before = {r["tag"]: r for r in tag_totals(older)}
     after = {r["tag"]: r for r in tag_totals(newer)}
+    partial_before, partial_after = partial_tags(older), partial_tags(newer)
     zero = {"outstanding": 0, "bytes": 0, "paged_bytes": 0, "nonpaged_bytes": 0,
             "paged_outstanding": 0, "nonpaged_outstanding": 0, "key": 0}
+    # A tag whose totals one report could not complete is not 0 there: no delta, listed apart.
+    partial = []
+    for tag in sorted((set(before) | set(after)) & (set(partial_before) | set(partial_after))):
+        a, b = before.get(tag), after.get(tag)
+        partial.append({
+            "tag": tag, "key": (b or a or partial_after.get(tag) or partial_before.get(tag))["key"],
+            "status": "partial",
+            "partial_in": [side for side, rows in (("older", partial_before), ("newer", partial_after))
+                           if tag in rows],
+            "outstanding_before": a["outstanding"] if a else None,
+            "outstanding_after": b["outstanding"] if b else None,
+            "bytes_before": a["bytes"] if a else None, "bytes_after": b["bytes"] if b else None,
+        })
+    if partial:
+        warnings.append(summarize_tags(partial, "have partial totals in one report (a tag-table "
+                                       "page missing): not compared"))
     tags = []
-    for tag in set(before) | set(after):
+    for tag in (set(before) | set(after)) - {p["tag"] for p in partial}:
         a, b = before.get(tag, zero), after.get(tag, zero)
         entry = {
             "tag": tag, "key": b.get("key") or a.get("key", 0),
@@ -130,6 +148,7 @@ def diff_reports(older: Mapping, newer: Mapping, *, labels: tuple[str, str] | No
         "older": p_old, "newer": p_new,
         "elapsed_seconds": seconds, "rate_basis": basis,
         "tags": tags,
+        "partial": partial,
         "bigpool": {"new": by_tag(appeared), "vanished": by_tag(vanished),
                     "new_blocks": len(appeared), "new_bytes": sum(b.get("bytes", 0) for b in appeared),
                     "vanished_blocks": len(vanished),
@@ -175,12 +194,20 @@ def series(reports: Sequence[Mapping], *, labels: Sequence[str] | None = None,
     seconds, basis = _elapsed(points[0], points[-1])
 
     totals = [{r["tag"]: r for r in tag_totals(rep)} for rep in ordered]
+    partials = [partial_tags(rep) for rep in ordered]
     keys = {}
     for table in totals:
         for tag, row in table.items():
             keys.setdefault(tag, row["key"])
+    # A tag with partial totals in some report has no count there (not 0): not judged.
+    partial = [{"tag": tag, "key": keys[tag], "status": "partial",
+                "points": [i for i, rows in enumerate(partials) if tag in rows]}
+               for tag in sorted(keys) if any(tag in rows for rows in partials)]
+    if partial:
+        warnings.append(summarize_tags(partial, "have partial totals in some report (a tag-table "
+                                       "page missing): growth not assessed"))
     growers = []
-    for tag in keys:
+    for tag in keys.keys() - {p["tag"] for p in partial}:
         counts = [table[tag]["outstanding"] if tag in table else 0 for table in totals]
         nbytes = [table[tag]["bytes"] if tag in table else 0 for table in totals]
         steps = list(zip(zip(counts, counts[1:]), zip(nbytes, nbytes[1:])))
@@ -199,7 +226,7 @@ def series(reports: Sequence[Mapping], *, labels: Sequence[str] | None = None,
     growers.sort(key=lambda g: (-g["growth_bytes"], -g["growth_count"], g["tag"]))
     suspects = find_suspects(ordered[-1], t, growth=growers, only={"growth"})
     return {"points": points, "ordered_by": ordered_by, "elapsed_seconds": seconds,
-            "rate_basis": basis, "tags": growers, "suspects": suspects,
+            "rate_basis": basis, "tags": growers, "partial": partial, "suspects": suspects,
             "warnings": warnings, "newest": order[-1]}
 
 

@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from ..dumpfile.headers import DUMP_TYPE_NAMES, FILETIME_UNIX_EPOCH
 from ..kernel.bigpool import BigPoolTable, read_big_pool
-from ..kernel.common import key_tag, read_c_string, read_unicode_string
+from ..kernel.common import key_tag, pool_type_bits, read_c_string, read_global, read_unicode_string
 from ..kernel.modules import Module, code_ranges, read_modules
 from ..kernel.poolhittag import CodeMap, PoolHitTag, read_pool_hit_tag
 from ..kernel.tagtables import TagTotals, read_tag_tables
@@ -43,11 +44,7 @@ from .attribution import attribute, load_pooltag, search_images
 from .symbolize import Symbolizer, build_symbolizer
 from .totals import bigpool_by_tag, bigpool_rows, tag_rows
 
-FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
-DUMP_TYPE_NAMES = {1: "complete (full, run-based)", 2: "kernel (summary, old format)",
-                   3: "header only", 4: "triage (mini)", 5: "bitmap", 6: "live kernel bitmap",
-                   8: "kernel (debugger .dump /k, RDMP)", 9: "kernel + active (debugger .dump /ka, RDMP)",
-                   0xA: "complete (debugger .dump /f, RDMP)"}
+MAX_UPTIME_SECONDS = 100 * 365 * 86400  # SystemUpTime beyond a century is corrupt
 BUGCHECK_NAMES = {
     0x0A: "IRQL_NOT_LESS_OR_EQUAL", 0x19: "BAD_POOL_HEADER", 0x1A: "MEMORY_MANAGEMENT",
     0x1E: "KMODE_EXCEPTION_NOT_HANDLED", 0x3B: "SYSTEM_SERVICE_EXCEPTION",
@@ -55,7 +52,8 @@ BUGCHECK_NAMES = {
     0x50: "PAGE_FAULT_IN_NONPAGED_AREA", 0x7E: "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED",
     0x7F: "UNEXPECTED_KERNEL_MODE_TRAP", 0x9F: "DRIVER_POWER_STATE_FAILURE",
     0xC2: "BAD_POOL_CALLER", 0xC4: "DRIVER_VERIFIER_DETECTED_VIOLATION",
-    0xC5: "DRIVER_CORRUPTED_EXPOOL", 0xD1: "DRIVER_IRQL_NOT_LESS_OR_EQUAL",
+    0xC5: "DRIVER_CORRUPTED_EXPOOL", 0xCD: "PAGE_FAULT_BEYOND_END_OF_ALLOCATION",
+    0xD1: "DRIVER_IRQL_NOT_LESS_OR_EQUAL", 0xD6: "DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION",
     0xE2: "MANUALLY_INITIATED_CRASH", 0xEF: "CRITICAL_PROCESS_DIED",
     0x101: "CLOCK_WATCHDOG_TIMEOUT", 0x124: "WHEA_UNCORRECTABLE_ERROR",
     0x133: "DPC_WATCHDOG_VIOLATION", 0x139: "KERNEL_SECURITY_CHECK_FAILURE",
@@ -371,6 +369,7 @@ class _Analysis:
     def allocation_rows(self, allocations: np.ndarray, big_types: dict[int, int]) -> list[dict]:
         symbol = self.symbolizer.symbol
         callers = {c: symbol(c) for c in np.unique(allocations["caller"]).tolist()} if len(allocations) else {}
+        paged_bit, _ = pool_type_bits(self.view)  # from the ISF's _POOL_TYPE enum
         rows = []
         for slot, address, special, caller, length, key, trailer, header_type in allocations.tolist():
             row = {"address": address, "length": length, "key": key, "tag": key_tag(key),
@@ -381,7 +380,7 @@ class _Analysis:
                 pool_type = header_type
             if pool_type is not None:
                 row["pool_type"] = pool_type
-                row["paged"] = bool(pool_type & 1)
+                row["paged"] = bool(pool_type & paged_bit)
             rows.append(row)
         return rows
 
@@ -498,13 +497,24 @@ class _Analysis:
             out["pages_covered"] = covered
             out["page_coverage"] = f"{present} of {covered} physical pages ({100.0 * present / covered:.1f}%)"
         out["processors"] = h.number_processors
+        # each time field on its own: an out-of-range one is a warning, not a lost header
         if h.system_up_time is not None:
-            seconds = h.system_up_time // 10_000_000
-            out["uptime_seconds"] = int(seconds)
-            out["uptime"] = str(timedelta(seconds=int(seconds)))
+            seconds = int(h.system_up_time) // 10_000_000
+            if 0 <= seconds <= MAX_UPTIME_SECONDS:
+                out["uptime_seconds"] = seconds
+                out["uptime"] = str(timedelta(seconds=seconds))
+            else:
+                self.warn([f"header: SystemUpTime {int(h.system_up_time):#x} is out of range "
+                           f"(more than {MAX_UPTIME_SECONDS // 86400 // 365} years, or negative); "
+                           "uptime not reported"])
         if h.system_time:
-            out["system_time"] = _filetime_text(h.system_time)
-            out["system_time_filetime"] = h.system_time
+            text = _filetime_text(h.system_time)
+            if text is not None:
+                out["system_time"] = text
+                out["system_time_filetime"] = h.system_time
+            else:
+                self.warn([f"header: SystemTime {int(h.system_time):#x} is not a date a FILETIME "
+                           "can name (years 1601..9999); system time not reported"])
         code = h.bugcheck_code or 0
         params = [int(p or 0) for p in (list(h.bugcheck_parameters) + [0] * 4)[:4]]
         width = 16 if h.machine == "x64" else 8
@@ -559,9 +569,11 @@ class _Analysis:
             layout = view.layout("_KUSER_SHARED_DATA")
             try:
                 if "NtMajorVersion" in layout.members:
-                    major = view.read_uint(kuser + layout.members["NtMajorVersion"].offset, 4)
+                    major = view.read_uint(kuser + layout.members["NtMajorVersion"].offset,
+                                          layout.members["NtMajorVersion"].size)
                 if "NtMinorVersion" in layout.members:
-                    minor = view.read_uint(kuser + layout.members["NtMinorVersion"].offset, 4)
+                    minor = view.read_uint(kuser + layout.members["NtMinorVersion"].offset,
+                                          layout.members["NtMinorVersion"].size)
             except MemoryAbsent:
                 pass
         build = h.minor_version
@@ -580,7 +592,7 @@ class _Analysis:
             out["kernel_build"] = f"build {build}"
         if view.has_symbol("CmNtCSDVersion"):
             try:
-                csd = view.read_uint(view.symbol("CmNtCSDVersion"), 4)
+                csd = read_global(view, "CmNtCSDVersion")
                 if csd >> 8:
                     out["service_pack"] = csd >> 8
             except MemoryAbsent:
@@ -593,7 +605,7 @@ class _Analysis:
         if not self.view.has_symbol("MmSpecialPoolTag"):
             return None
         try:
-            value = self.view.read_uint(self.view.symbol("MmSpecialPoolTag"), 4)
+            value = read_global(self.view, "MmSpecialPoolTag")
         except MemoryAbsent:
             return None
         if value in (0, 0xFFFFFFFF):
@@ -605,12 +617,24 @@ class _Analysis:
     def pool_usage(self, report: dict) -> dict:
         out: dict[str, Any] = {}
         if self.totals is not None:
-            out["paged_bytes"] = int(self.totals.values["paged_bytes"].sum())
-            out["nonpaged_bytes"] = int(self.totals.values["nonpaged_bytes"].sum())
+            # complete, non-negative rows only: a partial row lacks some table's counters and a
+            # negative total is corrupt; either would skew the sum
+            totals = self.totals
+            partial = totals.partial if totals.partial is not None else \
+                np.zeros(len(totals.keys), dtype=bool)
+            for kind in ("paged", "nonpaged"):
+                values = totals.values[f"{kind}_bytes"]
+                sound = ~partial & (values >= 0)
+                out[f"{kind}_bytes"] = int(values[sound].sum())
+                left_out = int(np.count_nonzero(~sound & (values != 0)))
+                if left_out:
+                    out[f"{kind}_rows_left_out"] = left_out
+                    self.warn([f"pool usage: {kind} bytes sum the complete tag rows of 0 or more "
+                               f"only; {left_out} rows (partial, or below zero) were left out"])
         for name, symbol in POOL_LIMIT_SYMBOLS.items():
             if self.view.has_symbol(symbol):
                 try:
-                    value = self.view.read_pointer(self.view.symbol(symbol))
+                    value = read_global(self.view, symbol)
                 except MemoryAbsent:
                     continue
                 out[name] = value or None
@@ -627,9 +651,16 @@ def _where(exc: BaseException) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno}"
 
 
-def _filetime_text(filetime: int) -> str:
-    seconds, rest = divmod(filetime - FILETIME_UNIX_EPOCH, 10_000_000)
-    stamp = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds, microseconds=rest // 10)
+def _filetime_text(filetime: int) -> str | None:
+    """ISO 8601 UTC text of a FILETIME; None when it is no date (negative, or past 9999)."""
+    seconds, rest = divmod(int(filetime) - FILETIME_UNIX_EPOCH, 10_000_000)
+    try:
+        stamp = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds,
+                                                                      microseconds=rest // 10)
+    except (OverflowError, ValueError):
+        return None
+    if filetime < 0:
+        return None
     return stamp.isoformat().replace("+00:00", "Z")
 
 

@@ -30,10 +30,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 
+from ..dumpfile.headers import FILETIME_UNIX_EPOCH
+from ..kernel.poolhittag import DEFAULT_POOL_HIT_TAG
+
 MiB = 1 << 20
 SEVERITIES = ("low", "medium", "high")
-FILETIME_UNIX_EPOCH = 116_444_736_000_000_000  # 1970-01-01 in 100 ns units since 1601
-DEFAULT_POOL_HIT_TAG = 0xFFFFFF0F
 
 
 @dataclass(frozen=True)
@@ -52,21 +53,61 @@ class Thresholds:
     exit_min_bytes: int = MiB         # exit_status: a suspect this big fails the run ...
     exit_severity: str = "medium"     # ... when at least this severe
 
+    def __post_init__(self) -> None:
+        """Every value checked: a NaN share or a zero ``top_n`` would silently switch a
+        rule off (or list nothing), so bad values raise ``ValueError`` naming the key."""
+        for name, (low, high, low_open) in _THRESHOLD_RANGES.items():
+            value = getattr(self, name)
+            kind = type(getattr(Thresholds, name))
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or (kind is int and not isinstance(value, int)):
+                raise ValueError(f"threshold {name}={value!r}: expected {'an integer' if kind is int else 'a number'}")
+            if not math.isfinite(value):
+                raise ValueError(f"threshold {name}={value!r}: must be a finite number")
+            if value < low or (low_open and value == low) or (high is not None and value > high):
+                where = (f"in ({low}, {high}]" if low_open else f"in [{low}, {high}]") if high is not None \
+                    else (f"> {low}" if low_open else f">= {low}")
+                raise ValueError(f"threshold {name}={value!r}: must be {where}")
+        if self.exit_severity not in SEVERITIES:
+            raise ValueError(f"threshold exit_severity={self.exit_severity!r}: must be one of "
+                             f"{', '.join(SEVERITIES)}")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> "Thresholds":
-        """Build from a config mapping; unknown keys raise ``ValueError``."""
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = set(values) - set(known)
+        """Build from a config mapping (values may be strings); unknown keys, values that
+        do not convert and values out of range (see ``_THRESHOLD_RANGES``) raise
+        ``ValueError`` naming the key."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown threshold(s): {', '.join(sorted(unknown))}")
         converted = {}
         for name, value in values.items():
-            default = getattr(cls, name)
-            converted[name] = type(default)(value)
+            kind = type(getattr(cls, name))
+            try:
+                if kind is str:
+                    converted[name] = str(value).strip().lower()
+                elif kind is int and isinstance(value, str):
+                    converted[name] = int(value.strip(), 0)
+                else:
+                    converted[name] = kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"threshold {name}={value!r}: expected "
+                                 f"{'an integer' if kind is int else 'a number'}") from None
         return cls(**converted)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+# name -> (lowest, highest or None, lowest excluded): shares are fractions of a whole.
+_THRESHOLD_RANGES = {
+    "min_bytes": (1, None, False), "min_outstanding": (1, None, False),
+    "max_free_ratio": (0.0, 1.0, False), "call_site_share": (0.0, 1.0, True),
+    "driver_share": (0.0, 1.0, True), "bigpool_share": (0.0, 1.0, True),
+    "growth_min_bytes": (0, None, False), "growth_min_count": (0, None, False),
+    "top_n": (1, None, False), "exit_min_bytes": (0, None, False),
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,13 +209,37 @@ def display_tag(tag: str) -> str:
 
 
 def outstanding(allocs: int, frees: int) -> int:
-    """allocs - frees. Counters are summed modulo their width; when the difference is
-    negative and both fit in 32 bits, a 32-bit Allocs counter wrapped: add 2**32 if that
-    gives a plausible (< 2**31) count. Anything else stays negative (corruption)."""
+    """allocs - frees when the counters' width is unknown (a truth file, a hand-made
+    report). Counters are summed modulo their width; when the difference is negative and
+    both fit in 32 bits, a 32-bit Allocs counter wrapped: add 2**32 if that gives a
+    plausible (< 2**31) count. Anything else stays negative (corruption). The engine's
+    reports carry the width-aware value (``dumpscan.analysis.totals.outstanding``) as
+    ``paged_outstanding``/``nonpaged_outstanding``: :func:`tag_row` prefers it."""
     value = int(allocs) - int(frees)
     if value < 0 and 0 <= allocs < 1 << 32 and 0 <= frees < 1 << 32 and value + (1 << 32) < 1 << 31:
         value += 1 << 32
     return value
+
+
+def tag_row(row: Mapping) -> dict:
+    """One ``tags`` row of a report with its derived totals, the one place they are
+    computed: ``paged_``/``nonpaged_outstanding`` (the report's own, width-aware values
+    when present, else :func:`outstanding`), ``outstanding``, ``bytes`` (paged +
+    nonpaged), ``allocs``, ``frees`` and ``drivers`` (owner names)."""
+    out = {"tag": row.get("tag", ""), "key": row.get("key", 0)}
+    for kind in ("nonpaged", "paged"):
+        allocs, frees = row.get(f"{kind}_allocs", 0), row.get(f"{kind}_frees", 0)
+        out[f"{kind}_allocs"], out[f"{kind}_frees"] = allocs, frees
+        given = row.get(f"{kind}_outstanding")
+        out[f"{kind}_outstanding"] = given if isinstance(given, int) and not isinstance(given, bool) \
+            else outstanding(allocs, frees)
+        out[f"{kind}_bytes"] = row.get(f"{kind}_bytes", 0)
+    out["outstanding"] = out["nonpaged_outstanding"] + out["paged_outstanding"]
+    out["bytes"] = out["nonpaged_bytes"] + out["paged_bytes"]
+    out["allocs"] = out["nonpaged_allocs"] + out["paged_allocs"]
+    out["frees"] = out["nonpaged_frees"] + out["paged_frees"]
+    out["drivers"] = owner_names(row.get("drivers"))
+    return out
 
 
 def owner_names(value) -> list[str]:
@@ -218,25 +283,24 @@ def tag_totals(report: Mapping) -> list[dict]:
     activity at all (e.g. the empty 'Ovfl' bucket) are left out."""
     rows = []
     for row in report.get("tags") or []:
-        p_allocs, p_frees = row.get("paged_allocs", 0), row.get("paged_frees", 0)
-        n_allocs, n_frees = row.get("nonpaged_allocs", 0), row.get("nonpaged_frees", 0)
-        p_bytes, n_bytes = row.get("paged_bytes", 0), row.get("nonpaged_bytes", 0)
-        if not (p_allocs or p_frees or n_allocs or n_frees or p_bytes or n_bytes):
+        full = tag_row(row)
+        if not (full["allocs"] or full["frees"] or full["paged_bytes"] or full["nonpaged_bytes"]):
             continue
-        p_out, n_out = outstanding(p_allocs, p_frees), outstanding(n_allocs, n_frees)
-        entry = {
-            "tag": row.get("tag", ""), "key": row.get("key", 0),
-            "nonpaged_outstanding": n_out, "nonpaged_bytes": n_bytes,
-            "paged_outstanding": p_out, "paged_bytes": p_bytes,
-            "outstanding": p_out + n_out, "bytes": p_bytes + n_bytes,
-            "allocs": p_allocs + n_allocs, "frees": p_frees + n_frees,
-        }
-        owners = owner_names(row.get("drivers"))
-        if owners:
-            entry["drivers"] = owners
+        entry = {name: full[name] for name in (
+            "tag", "key", "nonpaged_outstanding", "nonpaged_bytes", "paged_outstanding",
+            "paged_bytes", "outstanding", "bytes", "allocs", "frees")}
+        if full["drivers"]:
+            entry["drivers"] = full["drivers"]
         rows.append(entry)
     rows.sort(key=lambda r: (-r["bytes"], -r["outstanding"], r["tag"]))
     return rows
+
+
+def partial_tags(report: Mapping) -> dict[str, dict]:
+    """tag -> row of ``report['tags_partial']``: tags whose totals the engine could not
+    complete (a tag-table page absent). Their numbers are not totals, nor zero."""
+    return {row.get("tag", ""): row for row in report.get("tags_partial") or []
+            if isinstance(row, dict)}
 
 
 def _verifier_drivers(report: Mapping) -> list[dict]:
@@ -309,26 +373,32 @@ def _trace_index(report: Mapping) -> dict[int, dict]:
     return newest
 
 
-def call_sites(report: Mapping, top: int | None = 20) -> list[dict]:
+def call_sites(report: Mapping, top: int | None = 20, *, tag: str | None = None,
+               driver: str | None = None) -> list[dict]:
     """Outstanding verifier-tracked allocations coalesced by caller (as Solaris
     ``::findleaks`` coalesces leaks by stack): one entry per (driver, caller) with its
     count, bytes and tags; ``stack``/``symbols`` of the newest allocate record of one of
     its blocks when the trace log has one, and ``traced`` = how many of its blocks have
-    an allocate record as their newest trace record."""
+    an allocate record as their newest trace record. ``tag``/``driver``: only the
+    allocations of that tag / verified driver (exact names)."""
     newest = _trace_index(report)
     sites: dict = {}
-    for driver in _verifier_drivers(report):
-        for alloc in driver.get("allocations") or []:
+    for driver_entry in _verifier_drivers(report):
+        if driver is not None and driver_entry.get("name") != driver:
+            continue
+        for alloc in driver_entry.get("allocations") or []:
+            if tag is not None and alloc.get("tag", "") != tag:
+                continue
             caller = alloc.get("caller", 0)
-            key = (driver.get("name", "?"), caller)
+            key = (driver_entry.get("name", "?"), caller)
             site = sites.setdefault(key, {
                 "caller": caller, "symbol": alloc.get("caller_symbol"),
-                "driver": driver.get("name", "?"), "count": 0, "bytes": 0,
+                "driver": driver_entry.get("name", "?"), "count": 0, "bytes": 0,
                 "tags": {}, "traced": 0})
             site["count"] += 1
             site["bytes"] += alloc.get("length", 0)
-            tag = alloc.get("tag", "")
-            site["tags"][tag] = site["tags"].get(tag, 0) + alloc.get("length", 0)
+            alloc_tag = alloc.get("tag", "")
+            site["tags"][alloc_tag] = site["tags"].get(alloc_tag, 0) + alloc.get("length", 0)
             record = newest.get(alloc.get("address"))
             if record is not None and record.get("kind") == "allocate":
                 site["traced"] += 1
@@ -343,11 +413,33 @@ def call_sites(report: Mapping, top: int | None = 20) -> list[dict]:
 
 
 def bigpool_by_tag(report: Mapping, top: int | None = 20) -> list[dict]:
-    """Live (not free) big-pool blocks grouped by tag, ranked by bytes."""
+    """Live (not free) big-pool blocks grouped by tag, ranked by bytes: ``count``,
+    ``bytes``, ``largest``, ``pool_types``. The engine's own grouping (the report's
+    ``bigpool_by_tag``: per kind, session blocks apart, cross-checked with the tag tables)
+    is used when the report has it; its ``count``/``bytes`` are then every live block of
+    the tag (paged + nonpaged + session) and its per-kind fields and ``consistent`` are
+    kept. Without it (truth files, filtered block lists) the blocks are grouped here."""
+    live = [b for b in report.get("bigpool") or [] if not b.get("free")]
+    engine_rows = report.get("bigpool_by_tag")
+    if isinstance(engine_rows, list) and (engine_rows or not live):
+        largest: dict = {}
+        types: dict = defaultdict(set)
+        for block in live:
+            tag = block.get("tag", "")
+            largest[tag] = max(largest.get(tag, 0), block.get("bytes", 0))
+            types[tag].add(block.get("pool_type", 0))
+        groups = {}
+        for row in engine_rows:
+            tag = row.get("tag", "")
+            group = dict(row)
+            group["count"] = sum(row.get(f"{k}_blocks", 0) for k in ("paged", "nonpaged", "session"))
+            group["bytes"] = sum(row.get(f"{k}_bytes", 0) for k in ("paged", "nonpaged", "session"))
+            group["largest"] = largest.get(tag, 0)
+            group["pool_types"] = sorted(types.get(tag, ()))
+            groups[tag] = group
+        return _rank_groups(groups, top)
     groups: dict = {}
-    for block in report.get("bigpool") or []:
-        if block.get("free"):
-            continue
+    for block in live:
         tag = block.get("tag", "")
         group = groups.setdefault(tag, {"tag": tag, "key": block.get("key", 0), "count": 0,
                                         "bytes": 0, "largest": 0, "pool_types": set()})
@@ -567,6 +659,21 @@ def find_suspects(report: Mapping, thresholds: Thresholds | None = None, *,
     return ranked
 
 
+WARNING_TAGS_SHOWN = 5
+
+
+def summarize_tags(rows: Sequence[Mapping], what: str, shown: int = WARNING_TAGS_SHOWN) -> str:
+    """One warning line for many tags: '3 tags have ...: 'Leak', 'Foo ', 'Bar!' and 1 more'
+    (a corrupt dump can have hundreds; one line each would bury the other warnings)."""
+    names = [f"'{display_tag(r.get('tag', ''))}'" for r in rows]
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return f"{len(names)} tag{'s' if len(names) != 1 else ''} {what if len(names) != 1 else _singular(what)}: {listed}"
+
+
+def _singular(what: str) -> str:
+    return "has" + what[len("have"):] if what.startswith("have") else what
+
+
 def exit_status(suspects: Iterable[Mapping], thresholds: Thresholds | None = None) -> int:
     """0 when no suspect exceeds the thresholds, 1 otherwise (for scripts and CI).
 
@@ -597,13 +704,13 @@ def analyze(report: Mapping, thresholds: Thresholds | None = None, *,
     big = bigpool_by_tag(report, top=None)
     if not report.get("tags"):
         warnings.append("no pool tag counters in the report: tag ranking is empty")
-    for row in tags:
-        if row["paged_bytes"] < 0 or row["nonpaged_bytes"] < 0:
-            warnings.append(f"tag '{display_tag(row['tag'])}' has negative byte totals "
-                            f"(paged {row['paged_bytes']}, nonpaged {row['nonpaged_bytes']}): "
-                            "counters corrupt or out of sync")
-        if row["paged_outstanding"] < 0 or row["nonpaged_outstanding"] < 0:
-            warnings.append(f"tag '{display_tag(row['tag'])}' has more frees than allocations")
+    negative_bytes = [r for r in tags if r["paged_bytes"] < 0 or r["nonpaged_bytes"] < 0]
+    if negative_bytes:
+        warnings.append(summarize_tags(negative_bytes, "have negative byte totals "
+                                       "(counters corrupt or out of sync)"))
+    negative_count = [r for r in tags if r["paged_outstanding"] < 0 or r["nonpaged_outstanding"] < 0]
+    if negative_count:
+        warnings.append(summarize_tags(negative_count, "have more frees than allocations"))
     for driver in drivers:
         if driver["source"] == "counters" and driver["outstanding"] != driver["listed"]:
             warnings.append(f"{driver['name']}: counters say {driver['outstanding']} outstanding "

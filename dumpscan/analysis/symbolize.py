@@ -3,8 +3,8 @@
 The rules are those of :func:`dumpscan.report.schema.symbolize` (the truth uses it):
 the first module (load order) whose [base, base+size) holds the address; within it
 the nearest symbol at or below the address (on equal RVAs the one ``sorted((rva,
-name))`` puts last, i.e. the greatest name); the kernel is ``nt`` (the first
-module) and its symbols are every symbol of the kernel's symbol table; a driver's
+name))`` puts last, i.e. the greatest name); the kernel (the module whose base is the
+view's kernel base) has every symbol of the kernel's symbol table; a driver's
 symbols come from its own ISF when one matching the image's RSDS record (PDB name,
 GUID, age) is in the symbol directories, else it symbolizes as ``module+0xoff``.
 The index is built once: sorted module bases and per-module sorted RVA arrays,
@@ -13,7 +13,7 @@ searched with numpy / bisect.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from ..kernel.modules import Module
 from ..kernel.view import KernelView
 from ..report.schema import format_symbol, module_label
-from ..symbols.finder import SUFFIXES
+from ..symbols.finder import MissingSymbols, find_symbol_table
 from ..symbols.isf import SymbolTable, SymbolTableError
 from ..symbols.pe import CodeViewError, PdbIdentity, read_codeview
 
@@ -54,13 +54,11 @@ class _Functions:
 
 
 class Symbolizer:
-    def __init__(self, modules: Sequence[Module], symbols: Mapping[int, Mapping[str, int]],
-                 sources: Mapping[int, str] | None = None) -> None:
+    def __init__(self, modules: Sequence[Module], symbols: Mapping[int, Mapping[str, int]]) -> None:
         """``symbols``: module index -> {name: RVA} (modules without symbols omitted)."""
         self.modules = list(modules)
         self.labels = [module_label(m.name, i) for i, m in enumerate(self.modules)]
         self.functions = {i: _Functions(s) for i, s in symbols.items() if s}
-        self.sources = dict(sources or {})
         order = sorted(range(len(self.modules)), key=lambda i: (self.modules[i].base, i))
         self._order = order
         self._bases = np.array([self.modules[i].base for i in order], dtype=np.uint64)
@@ -123,39 +121,18 @@ class Symbolizer:
             self._cache[address] = text
         return text
 
-    def symbols(self, addresses: Iterable[int]) -> list[str]:
-        return [self.symbol(a) for a in addresses]
-
 
 # -- building ---------------------------------------------------------------------------
 def find_module_table(pdb: PdbIdentity, symbol_dirs: Sequence[Path]) -> SymbolTable | None:
-    """The ISF of a driver's PDB: ``<dir>/windows/<pdb>/<GUID>-<age>.json(.xz|.gz|.bz2)``,
-    the PDB directory matched case-insensitively; failing the exact file name, the
-    ISFs in that PDB's directory are matched on their metadata (GUID, age). Bounded:
-    never a recursive search of the symbol directories."""
-    for directory in symbol_dirs:
-        root = Path(directory) / "windows"
-        if not root.is_dir():
-            continue
-        candidates = [root / pdb.name]
-        if not candidates[0].is_dir():
-            candidates = [p for p in root.iterdir() if p.is_dir() and p.name.lower() == pdb.name.lower()]
-        for folder in candidates:
-            for suffix in SUFFIXES:
-                path = folder / f"{pdb.guid}-{pdb.age}{suffix}"
-                if path.is_file():
-                    table = SymbolTable.load(path)
-                    if table.pdb and table.pdb[1:] != (pdb.guid, pdb.age):
-                        raise SymbolTableError(f"{path}: metadata names {table.pdb[1]}-{table.pdb[2]}, "
-                                               f"not {pdb.guid}-{pdb.age}")
-                    return table
-            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if not path.name.endswith(SUFFIXES) or not path.name.upper().startswith(pdb.guid):
-                    continue
-                table = SymbolTable.load(path)
-                if table.pdb and table.pdb[1:] == (pdb.guid, pdb.age):
-                    return table
-    return None
+    """The ISF of a driver's PDB, found as the kernel's is (:func:`find_symbol_table`:
+    ``<dir>/windows/<pdb>/<GUID>-<age>.json(.xz|.gz|.bz2)``, else the ISFs of that PDB's
+    folder matched on their metadata, unreadable candidates skipped, never a recursive
+    search); None when there is none. SymbolTableError only for the exact file being
+    unreadable or naming another GUID/age."""
+    try:
+        return find_symbol_table(pdb, list(symbol_dirs))
+    except MissingSymbols:
+        return None
 
 
 def build_symbolizer(view: KernelView, modules: Sequence[Module], symbol_dirs: Sequence[Path],
@@ -164,12 +141,10 @@ def build_symbolizer(view: KernelView, modules: Sequence[Module], symbol_dirs: S
     ISF when one is found (absence is normal: ``module+0xoff``)."""
     warnings = warnings if warnings is not None else []
     symbols: dict[int, Mapping[str, int]] = {}
-    sources: dict[int, str] = {}
     loaded: dict[tuple[str, str, int], SymbolTable | None] = {}
     for index, module in enumerate(modules):
-        if index == 0 or module.base == view.kernel_base:
+        if module.base == view.kernel_base:
             symbols[index] = view.symbols.symbols
-            sources[index] = view.symbols.source
             continue
         try:
             pdb = read_codeview(view.read, module.base)
@@ -185,5 +160,4 @@ def build_symbolizer(view: KernelView, modules: Sequence[Module], symbol_dirs: S
         table = loaded[key]
         if table is not None:
             symbols[index] = table.symbols
-            sources[index] = table.source
-    return Symbolizer(modules, symbols, sources)
+    return Symbolizer(modules, symbols)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernel.bigpool import BigPoolTable
-from ..kernel.common import key_tag
+from ..kernel.common import key_tag, tag_display
 from ..kernel.tagtables import TagTotals
-
-SESSION_POOL_MASK = 0x20  # doc §1.4: session pool is tracked in the session's own tables
 
 
 def outstanding(allocs: int, frees: int, bits: int) -> int:
@@ -64,15 +62,16 @@ def bigpool_rows(table: BigPoolTable) -> list[dict]:
 def bigpool_by_tag(table: BigPoolTable, totals: TagTotals | None) -> tuple[list[dict], list[str]]:
     """Live big-pool blocks per tag and pool kind, cross-checked against the tag tables:
     a tag cannot have more live big blocks (or bytes) of a kind than the tag tables count
-    outstanding for it. Session blocks (PoolType & 0x20) are left out of the check (the
+    outstanding for it. Session blocks (PoolType & the session bit, doc §1.4) are left out of the check (the
     session's own tag table counts them, doc §2.3)."""
     entries = table.entries[~table.entries["free"]]
     warnings: list[str] = []
     if not len(entries):
         return [], warnings
     keys = entries["key"] & np.uint32(0x7FFFFFFF)
-    paged = (entries["pool_type"] & 1) != 0
-    session = (entries["pool_type"] & SESSION_POOL_MASK) != 0
+    # the PoolType bits come from the ISF's _POOL_TYPE enum (BigPoolTable.paged_bit/session_bit)
+    paged = (entries["pool_type"] & np.uint32(table.paged_bit)) != 0
+    session = (entries["pool_type"] & np.uint32(table.session_bit)) != 0
     sizes = entries["bytes"].astype(np.uint64)
     distinct, inverse = np.unique(keys, return_inverse=True)
     n = len(distinct)
@@ -101,7 +100,7 @@ def bigpool_by_tag(table: BigPoolTable, totals: TagTotals | None) -> tuple[list[
                 row["tag_tables"] = None
                 if (p_count[i] or n_count[i]) and totals.complete:
                     row["consistent"] = False
-                    inconsistent.append(f"'{row['tag']}' (not in the tag tables)")
+                    inconsistent.append(f"{tag_display(key)} (not in the tag tables)")
             elif totals.is_partial(j):
                 row["tag_tables"] = None  # its tag-table totals are partial: no verdict
             else:
@@ -118,7 +117,7 @@ def bigpool_by_tag(table: BigPoolTable, totals: TagTotals | None) -> tuple[list[
                                      "nonpaged_bytes": counts["nonpaged_bytes"]}
                 row["consistent"] = bool(ok)
                 if not ok:
-                    inconsistent.append(f"'{row['tag']}'")
+                    inconsistent.append(tag_display(key))
         rows.append(row)
     if inconsistent:
         shown = ", ".join(inconsistent[:8]) + (" ..." if len(inconsistent) > 8 else "")

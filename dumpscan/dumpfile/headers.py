@@ -583,3 +583,6 @@ CONTEXT_REGISTERS_I386.update(
         "ExtendedRegisters.MxCsr_Mask": "ExtendedRegisters.MxCsr_Mask",
     }
 )
+
+# 1970-01-01 in FILETIME units (100 ns since 1601-01-01), the epoch of SystemTime [V Win32 FILETIME]
+FILETIME_UNIX_EPOCH = 116_444_736_000_000_000

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import CHUNK_BYTES, canonical_array, columns, first_member, range_warnings, read_table, true_runs
+from .common import (CHUNK_BYTES, DEFAULT_PAGED_BIT, DEFAULT_SESSION_BIT, MAX_TABLE_BYTES, canonical_array,
+                     columns, first_member, pool_type_bits, range_warnings, read_global, read_table, true_runs)
 from .view import KernelView, MemoryAbsent
 
 MAX_BIG_ENTRIES = 1 << 25  # 32 Mi entries (0.75-1 GiB of table): far above any real table
@@ -44,6 +45,8 @@ class BigPoolTable:
     has_process_billed: bool
     warnings: tuple[str, ...]
     zero_filled: tuple[tuple[int, int], ...] = ()  # entry ranges whose bytes are all zero
+    paged_bit: int = DEFAULT_PAGED_BIT  # PoolType bits, from the ISF's _POOL_TYPE enum
+    session_bit: int = DEFAULT_SESSION_BIT
 
     def coverage(self) -> dict:
         zero = sum(j - i for i, j in self.zero_filled)
@@ -59,13 +62,13 @@ def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPo
     layout = view.layout(type_name)
     warnings: list[str] = []
     address = view.canonical(view.read_pointer(view.symbol("PoolBigPageTable")))
-    declared = view.read_pointer(view.symbol("PoolBigPageTableSize"))
+    declared = read_global(view, "PoolBigPageTableSize")
     type_member, _, _ = first_member(view, type_name, "PoolType", "PoolFlags")
     billed = "ProcessBilled" in layout.members
     counter = None
     if view.has_symbol("ExpPoolBigEntriesInUse"):
         try:
-            counter = view.read_uint(view.symbol("ExpPoolBigEntriesInUse"), 4)
+            counter = read_global(view, "ExpPoolBigEntriesInUse")
         except MemoryAbsent:
             warnings.append("ExpPoolBigEntriesInUse absent from the dump")
     if address == 0:
@@ -73,11 +76,11 @@ def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPo
             warnings.append("PoolBigPageTable is NULL while PoolBigPageTableSize is "
                             f"{declared:#x}; no big-pool entries read")
         return BigPoolTable(0, declared, 0, 0, (), np.zeros(0, ENTRY_DTYPE), 0, counter,
-                            type_member, billed, tuple(warnings))
+                            type_member, billed, tuple(warnings), (), *pool_type_bits(view))
     if declared & (declared - 1):
         warnings.append(f"PoolBigPageTableSize {declared:#x} is not a power of two")
     count = declared
-    limit = min(max_entries, (1 << 30) // layout.size)
+    limit = min(max_entries, MAX_TABLE_BYTES // layout.size)
     if declared > limit:
         count, why = _plausible_extent(view, address, limit, layout.size)
         warnings.append(f"table PoolBigPageTable: entry count {declared:#x} is implausible; {why}; "
@@ -90,7 +93,7 @@ def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPo
     # decode piece by piece so a huge table never holds more than one piece of columns
     parts = []
     zero_runs: list[tuple[int, int]] = []
-    for first, count, chunk in table.pieces(max(1, (16 << 20) // layout.size)):
+    for first, count, chunk in table.pieces(max(1, CHUNK_BYTES // layout.size)):
         values = columns(view, type_name, chunk, count, paths)
         va, key = values["Va"], values["Key"]
         zero = ~np.frombuffer(chunk, np.uint8).reshape(count, layout.size).any(axis=1)
@@ -124,7 +127,8 @@ def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPo
             warnings.append(f"big pool: {in_use} entries in use in the table, but "
                             f"ExpPoolBigEntriesInUse says {counter}")
     return BigPoolTable(address, declared, table.requested, table.read, table.absent, entries,
-                        in_use, counter, type_member, billed, tuple(warnings), tuple(zero_runs))
+                        in_use, counter, type_member, billed, tuple(warnings), tuple(zero_runs),
+                        *pool_type_bits(view))
 
 
 def _slot_shaped(view: KernelView, va: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -132,8 +136,7 @@ def _slot_shaped(view: KernelView, va: np.ndarray, key: np.ndarray) -> np.ndarra
     live (page-aligned kernel Va, Key != 0) or the stale record of a freed block
     (the same with bit 0 set)."""
     low = va & np.uint64(0xFFF)
-    kernel = (va >= np.uint64(0xFFFF800000000000)) if view.pointer_size == 8 else \
-        (va >= np.uint64(0x80000000)) & (va <= np.uint64(0xFFFFFFFF))
+    kernel = view.in_kernel_space_array(va)
     unused = (va == np.uint64(1)) & (key == 0)
     used = (key != 0) & kernel & ((low == 0) | (low == 1))
     return unused | used

@@ -28,12 +28,17 @@ def key_tag(key: int) -> str:
     return (int(key) & 0x7FFFFFFF).to_bytes(4, "little").decode("latin-1")
 
 
+def tag_display(key: int) -> str:
+    """The quoted tag text for warnings and messages: printable ASCII as is, every other
+    byte (NUL, control, non-ASCII) as a \\xNN escape, so a corrupt key never puts raw
+    control bytes into a line of output."""
+    raw = (int(key) & 0x7FFFFFFF).to_bytes(4, "little")
+    return "'" + "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}"
+                         for b in raw) + "'"
+
+
 def tag_key(tag: str) -> int:
     return int.from_bytes(tag.encode("latin-1", "replace").ljust(4, b" ")[:4], "little")
-
-
-def canonical(view: KernelView, va: int) -> int:
-    return view.canonical(int(va))
 
 
 def canonical_array(view: KernelView, values: np.ndarray) -> np.ndarray:
@@ -63,14 +68,6 @@ def member(view: KernelView, type_name: str, path: str) -> tuple[int, Member]:
     return offset, found
 
 
-def has_member(view: KernelView, type_name: str, path: str) -> bool:
-    try:
-        member(view, type_name, path)
-    except SymbolTableError:
-        return False
-    return True
-
-
 def first_member(view: KernelView, type_name: str, *paths: str) -> tuple[str, int, Member]:
     """The first of several alternative member paths that exists (e.g. PoolType /
     PoolFlags, TreeNode.p / TreeNode.Base.p)."""
@@ -91,16 +88,6 @@ def value_of(data: bytes, offset: int, found: Member, signed: bool = False) -> i
     if signed and raw >= 1 << (8 * found.size - 1):
         raw -= 1 << (8 * found.size)
     return raw
-
-
-def read_member(view: KernelView, base: int, type_name: str, path: str) -> int:
-    offset, found = member(view, type_name, path)
-    return value_of(view.read(base + offset, found.size), 0, found)
-
-
-def width_mask(found: Member) -> int:
-    bits = found.bit_length if found.kind == "bitfield" else 8 * found.size
-    return (1 << bits) - 1
 
 
 # -- bulk decoding --------------------------------------------------------------------
@@ -305,15 +292,53 @@ def read_c_string(view: KernelView, address: int, limit: int = 0x200) -> str:
     return bytes(data).split(b"\0", 1)[0].decode("latin-1")
 
 
-def read_pointer_or_none(view: KernelView, va: int) -> int | None:
-    try:
-        return view.read_pointer(va)
-    except MemoryAbsent:
-        return None
+# Widths of the untyped globals read (a public PDB gives no type; the ISF's own type wins
+# when it has one). From ../shared/design/windows-pool-structures.md: "P" = pointer-sized
+# (SIZE_T / pointer variables), else bytes.
+GLOBAL_WIDTHS = {
+    "KeNumberProcessors": 4,  # ULONG (a CCHAR on old kernels: readers keep the low byte) §2.1
+    "VfPoolTracesIndex": 4,  # ULONG §3.8
+    "VfPoolTracesLength": 4,  # ULONG §3.8
+    "ExpPoolBigEntriesInUse": 4,  # ULONG counter, plausibility check only §1.1 [M]
+    "PoolHitTag": 4,  # ULONG §4
+    "MmSpecialPoolTag": 4,  # ULONG (a pool tag)
+    "CmNtCSDVersion": 4,  # ULONG (service pack << 8)
+    "PoolBigPageTableSize": "P", "PoolTrackTableSize": "P", "PoolTrackTableMask": "P",
+    "PoolTrackTableExpansionSize": "P",  # SIZE_T §1.1 / §2.1
+    "MmSizeOfPagedPoolInBytes": "P", "MmMaximumNonPagedPoolInBytes": "P",
+    "MmSizeOfNonPagedPoolInBytes": "P",  # SIZE_T
+}
 
 
-def page_of(va: int) -> int:
-    return va & ~(PAGE - 1)
+def global_width(view: KernelView, name: str) -> int:
+    """Width in bytes of a global: its ISF type when the ISF has one, else GLOBAL_WIDTHS."""
+    size = view.symbols.symbol_size(name)
+    if size in (1, 2, 4, 8):
+        return size
+    width = GLOBAL_WIDTHS.get(name, "P")
+    return view.pointer_size if width == "P" else width
+
+
+def read_global(view: KernelView, name: str) -> int:
+    """An integer global at its width (GLOBAL_WIDTHS / the ISF); MemoryAbsent propagates."""
+    return view.read_uint(view.symbol(name), global_width(view, name))
+
+
+# _POOL_TYPE bits (doc §1.4): PagedPool = 1 is the paged bit; NonPagedPoolSession = 32 /
+# PagedPoolSession = 33 give the session bit. Taken from the ISF enum when it has them;
+# these are the fallback (the values every build's enum holds).
+DEFAULT_PAGED_BIT = 0x1
+DEFAULT_SESSION_BIT = 0x20
+
+
+def pool_type_bits(view: KernelView) -> tuple[int, int]:
+    """(paged bit, session bit) of a PoolType value, from the ISF's ``_POOL_TYPE`` enum."""
+    constants = view.symbols.enum("_POOL_TYPE")
+    paged = constants.get("PagedPool", DEFAULT_PAGED_BIT) or DEFAULT_PAGED_BIT
+    session = constants.get("NonPagedPoolSession", DEFAULT_SESSION_BIT) or DEFAULT_SESSION_BIT
+    if "PagedPoolSession" in constants and constants["PagedPoolSession"] != session | paged:
+        session = DEFAULT_SESSION_BIT  # an enum that does not follow the bit rule: the fallback
+    return int(paged), int(session)
 
 
 def symbol_gap(view: KernelView, name: str) -> int | None:

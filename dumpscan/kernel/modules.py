@@ -58,14 +58,6 @@ class Section:
         return bool(self.characteristics & (IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE))
 
 
-@dataclass(frozen=True)
-class UnloadedDriver:
-    name: str
-    start: int
-    end: int
-    time: int
-
-
 def loader_entry_type(view: KernelView) -> str:
     return "_KLDR_DATA_TABLE_ENTRY" if view.has_type("_KLDR_DATA_TABLE_ENTRY") else "_LDR_DATA_TABLE_ENTRY"
 
@@ -149,34 +141,3 @@ def code_ranges(view: KernelView, module: Module) -> list[tuple[int, int]]:
     return ranges or [(module.base, module.end)]
 
 
-def read_unloaded_drivers(view: KernelView, count: int = 50) -> tuple[list[UnloadedDriver], list[str]]:
-    """MmUnloadedDrivers (pointer to an array of ``_UNLOADED_DRIVERS``, MI_UNLOADED_DRIVERS
-    = 50 entries [M+]) when the symbol table describes the type."""
-    if not (view.has_type("_UNLOADED_DRIVERS") and view.has_symbol("MmUnloadedDrivers")):
-        return [], []
-    try:
-        array = view.read_pointer(view.symbol("MmUnloadedDrivers"))
-    except MemoryAbsent:
-        return [], ["MmUnloadedDrivers absent from the dump"]
-    if not array:
-        return [], []
-    layout = view.layout("_UNLOADED_DRIVERS")
-    name_off, _ = member(view, "_UNLOADED_DRIVERS", "Name")
-    start_off, start_member = member(view, "_UNLOADED_DRIVERS", "StartAddress")
-    end_off, end_member = member(view, "_UNLOADED_DRIVERS", "EndAddress")
-    time_off, time_member = member(view, "_UNLOADED_DRIVERS", "CurrentTime")
-    out, warnings = [], []
-    for index in range(count):
-        entry = view.canonical(array) + index * layout.size
-        try:
-            raw = view.read(entry, layout.size)
-            name = read_unicode_string(view, entry + name_off)
-        except MemoryAbsent:
-            warnings.append(f"MmUnloadedDrivers: entry {index} absent from the dump")
-            continue
-        if not name:
-            continue
-        out.append(UnloadedDriver(name, view.canonical(value_of(raw, start_off, start_member)),
-                                  view.canonical(value_of(raw, end_off, end_member)),
-                                  value_of(raw, time_off, time_member)))
-    return out, warnings

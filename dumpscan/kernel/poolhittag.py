@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .common import read_global
 from .view import KernelView, MemoryAbsent
 
 DEFAULT_POOL_HIT_TAG = 0xFFFFFF0F
@@ -176,7 +177,7 @@ def read_pool_hit_tag(view: KernelView, bugcheck_code: int | None, parameters: t
                       function_start: Callable[[int], int | None] | None = None,
                       kernel_range: tuple[int, int] | None = None) -> PoolHitTag:
     warnings: list[str] = []
-    key = view.read_uint(view.symbol("PoolHitTag"), 4)
+    key = read_global(view, "PoolHitTag")
     enabled = key not in OFF_VALUES
     hit_break = None
     if is_break(bugcheck_code, parameters):

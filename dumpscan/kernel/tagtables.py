@@ -22,11 +22,11 @@ counters, so ``TagTotals.partial`` marks it (the engine lists it apart).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 
 import numpy as np
 
-from .common import as_signed, member, range_warnings, read_table, symbol_gap
+from .common import as_signed, global_width, member, read_global, tag_display, range_warnings, read_table, symbol_gap
 from .view import KernelView, MemoryAbsent
 
 MAX_TRACK_ENTRIES = 1 << 22  # per table; real tables hold a few thousand entries
@@ -53,6 +53,11 @@ class TagTableInfo:
     absent: tuple[tuple[int, int], ...]
     zero_keys_filled: int  # per-processor entries that took the global key
     zero_filled: tuple[tuple[int, int], ...] = ()  # entry ranges read as a lost, zero-filled page
+    # per-entry rows as summed: Key (after the key-0 fill), the raw counters by member name,
+    # and which entries were read (absent and zero-filled ones excluded)
+    keys: np.ndarray | None = dataclass_field(default=None, compare=False, repr=False)
+    counters: dict[str, np.ndarray] | None = dataclass_field(default=None, compare=False, repr=False)
+    valid: np.ndarray | None = dataclass_field(default=None, compare=False, repr=False)
 
     def coverage(self) -> dict:
         zero = sum(j - i for i, j in self.zero_filled)
@@ -86,18 +91,34 @@ class TagTotals:
         return {name: int(column[index]) for name, column in self.values.items()}
 
 
-def processor_count(view: KernelView, header_processors: int | None) -> tuple[int, list[str]]:
+def processor_count(view: KernelView, header_processors: int | None,
+                    bound: int = MAX_TAG_TABLE_SLOTS) -> tuple[int, list[str]]:
+    """max(header NumberProcessors, KeNumberProcessors), each capped at the slot bound
+    (ExPoolTagTables has no more slots); a warning when a count is capped or the two
+    disagree."""
     warnings: list[str] = []
-    counts = [header_processors or 0]
+    counts: dict[str, int] = {}
+    if header_processors:
+        counts["header NumberProcessors"] = int(header_processors)
     if view.has_symbol("KeNumberProcessors"):
+        width = global_width(view, "KeNumberProcessors")
         try:
-            value = view.read_uint(view.symbol("KeNumberProcessors"), 4)
-            if value > MAX_TAG_TABLE_SLOTS:  # a CCHAR on old kernels: the low byte only
+            value = view.read_uint(view.symbol("KeNumberProcessors"), width)
+            if value > MAX_TAG_TABLE_SLOTS and width > 1:  # a CCHAR on old kernels: the low byte only
                 value &= 0xFF
-            counts.append(value)
+            counts["KeNumberProcessors"] = value
         except MemoryAbsent:
             warnings.append("KeNumberProcessors absent from the dump")
-    return max(max(counts), 1), warnings
+    for name, value in list(counts.items()):
+        if value > bound:
+            warnings.append(f"{name} {value:#x} exceeds the {bound} ExPoolTagTables slots; "
+                            f"capped at {bound}")
+            counts[name] = bound
+    if len(set(counts.values())) > 1:
+        warnings.append("processor counts disagree: " + ", ".join(f"{name} {value}"
+                                                               for name, value in counts.items())
+                        + f"; the larger ({max(counts.values())}) was used")
+    return max(max(counts.values(), default=0), 1), warnings
 
 
 def slot_bound(view: KernelView) -> int:
@@ -111,14 +132,14 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     type_name = "_POOL_TRACKER_TABLE"
     layout = view.layout(type_name)
     warnings: list[str] = []
-    processors, more = processor_count(view, header_processors)
+    bound = slot_bound(view)
+    processors, more = processor_count(view, header_processors, bound)
     warnings += more
-    size = view.read_pointer(view.symbol("PoolTrackTableSize"))
+    size = read_global(view, "PoolTrackTableSize")
     size, more = _checked_size(view, size)
     warnings += more
     global_va = view.canonical(view.read_pointer(view.symbol("PoolTrackTable")))
     # ExPoolTagTables slots
-    bound = slot_bound(view)
     slots_va = view.symbol("ExPoolTagTables")
     raw, absent = view.read_pages(slots_va, bound * view.pointer_size)
     pointers = np.frombuffer(bytes(raw), dtype="<u8" if view.pointer_size == 8 else "<u4").astype(np.uint64)
@@ -163,12 +184,24 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     global_keys: np.ndarray | None = None
     orphans = 0
     hashed: list[dict] = []  # per hashed table: name, va, table, valid, used, keep
+    alignment = table_alignment(view, global_va)
+    rejected: list[str] = []
     for name, va in sources:
+        if va != global_va:
+            why = _slot_pointer_fault(view, va, alignment)
+            if why:
+                rejected.append(f"{name} = {va:#x} ({why})")
+                continue
         table = read_table(view, name, va, size, layout.size, MAX_TRACK_ENTRIES)
-        warnings.extend(table.warnings)
         values = table.columns(view, type_name, paths)
         keys = values["Key"].astype(np.uint32)
         valid = table.valid()
+        if va != global_va and global_keys is not None:
+            why = _keys_disagree(keys, valid, global_keys)
+            if why:
+                rejected.append(f"{name} = {va:#x} ({why})")
+                continue
+        warnings.extend(table.warnings)
         filled = 0
         counts_nonzero = np.zeros(len(keys), dtype=bool)
         for field in FIELDS.values():
@@ -188,6 +221,10 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
         hashed.append({"name": name, "va": va, "table": table, "valid": valid, "used": used,
                        "keys": keys, "values": {f: values[f] for f in FIELDS.values()},
                        "orphan": orphan, "keep": keep, "filled": filled})
+    if rejected:
+        warnings.append(f"tag tables: {len(rejected)} ExPoolTagTables slot(s) hold no per-processor "
+                        f"tag table and were skipped: {'; '.join(rejected[:MAX_NAMED_SLOTS])}"
+                        f"{' ...' if len(rejected) > MAX_NAMED_SLOTS else ''}")
     # zero-filled pages: runs of zero entries over a whole page, at indices the other
     # tables use more often than chance allows (see ZERO_PAGE_CHANCE)
     if hashed:
@@ -223,7 +260,6 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
         complete = np.ones(length, dtype=bool)
         for info in hashed:
             complete &= info["valid"]
-        lost_keys = np.zeros(0, np.uint32)
         for info in hashed:
             keep = info["keep"]
             orphans += int(np.count_nonzero(info["orphan"] & complete))
@@ -233,18 +269,18 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
                 value_parts[report_name].append(info["values"][field][keep])
             table = info["table"]
             infos.append(TagTableInfo(info["name"], info["va"], size, table.requested, table.read,
-                                      table.absent, info["filled"], info.get("zero_filled", ())))
+                                      table.absent, info["filled"], info.get("zero_filled", ()),
+                                      info["keys"], info["values"], info["valid"]))
         incomplete_orphans = sum(int(np.count_nonzero(info["orphan"] & ~complete)) for info in hashed)
         if incomplete_orphans:
             warnings.append(f"tag tables: {incomplete_orphans} per-processor entries with Key 0 and "
                             "non-zero counters sit at indices the global table could not supply; their "
                             "tags are unknown")
-        del lost_keys
     else:
         complete = np.ones(0, dtype=bool)
     # expansion table
     expansion = view.canonical(view.read_pointer(view.symbol("PoolTrackTableExpansion")))
-    expansion_size = view.read_pointer(view.symbol("PoolTrackTableExpansionSize"))
+    expansion_size = read_global(view, "PoolTrackTableExpansionSize")
     if expansion and expansion_size:
         table = read_table(view, "PoolTrackTableExpansion", expansion, expansion_size, layout.size,
                            MAX_TRACK_ENTRIES)
@@ -257,7 +293,8 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
         for report_name, field in FIELDS.items():
             value_parts[report_name].append(values[field][keep])
         infos.append(TagTableInfo("PoolTrackTableExpansion", expansion, expansion_size,
-                                  table.requested, table.read, table.absent, 0))
+                                  table.requested, table.read, table.absent, 0, (), keys,
+                                  {f: values[f] for f in FIELDS.values()}, table.valid()))
     elif expansion_size and not expansion:
         warnings.append(f"PoolTrackTableExpansionSize is {expansion_size:#x} but the table pointer "
                         "is NULL")
@@ -301,6 +338,45 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
 
 
 PAGE_BYTES = 0x1000
+MAX_NAMED_SLOTS = 4  # rejected slots named in the one warning
+# a per-processor table whose non-zero keys differ from the global table's keys at the same
+# index more often than this (over at least MIN_KEYS_COMPARED indices) is no tag table
+MAX_KEY_DISAGREEMENT = 0.5
+MIN_KEYS_COMPARED = 4
+
+
+def table_alignment(view: KernelView, global_va: int) -> int:
+    """The alignment a per-processor table must share with the global one: the pool's
+    allocation granularity (sizeof(_POOL_HEADER) from the ISF, else two pointers), or
+    less when the global table itself is aligned less."""
+    granularity = view.layout("_POOL_HEADER").size if view.has_type("_POOL_HEADER") \
+        else 2 * view.pointer_size
+    granularity = 1 << (max(granularity, 1).bit_length() - 1)  # a power of two
+    if global_va:
+        granularity = min(granularity, global_va & -global_va)
+    return granularity
+
+
+def _slot_pointer_fault(view: KernelView, va: int, alignment: int) -> str | None:
+    if not view.in_kernel_space(va):
+        return "not a kernel-space address"
+    if va % alignment:
+        return f"not {alignment:#x}-aligned like the global table"
+    return None
+
+
+def _keys_disagree(keys: np.ndarray, valid: np.ndarray, global_keys: np.ndarray) -> str | None:
+    """Why a table read at a slot's pointer is not a per-processor tag table: its non-zero
+    keys mostly differ from the global table's non-zero keys at the same indices."""
+    n = min(len(keys), len(global_keys))
+    both = valid[:n] & (keys[:n] != 0) & (global_keys[:n] != 0)
+    compared = int(np.count_nonzero(both))
+    if compared < MIN_KEYS_COMPARED:
+        return None
+    differ = int(np.count_nonzero(both & (keys[:n] != global_keys[:n])))
+    if differ > MAX_KEY_DISAGREEMENT * compared:
+        return f"{differ} of {compared} keys differ from the global table's at the same index"
+    return None
 
 
 def _checked_size(view: KernelView, size: int) -> tuple[int, list[str]]:
@@ -309,7 +385,7 @@ def _checked_size(view: KernelView, size: int) -> tuple[int, list[str]]:
     if not view.has_symbol("PoolTrackTableMask"):
         return size, []
     try:
-        mask = view.read_pointer(view.symbol("PoolTrackTableMask"))
+        mask = read_global(view, "PoolTrackTableMask")
     except MemoryAbsent:
         return size, []
     if mask + 2 == size:
@@ -322,13 +398,6 @@ def _checked_size(view: KernelView, size: int) -> tuple[int, list[str]]:
                   "(Size - 2 expected); the size was used"]
 
 
-def _covers_page(table_va: int, first: int, end: int, entry_size: int) -> bool:
-    """Whether entries [first, end) of a table at ``table_va`` span a whole aligned page."""
-    start = table_va + first * entry_size
-    stop = table_va + end * entry_size
-    page = (start + PAGE_BYTES - 1) & ~(PAGE_BYTES - 1)
-    return page + PAGE_BYTES <= stop
-
-
 def key_text(key: int) -> str:
-    return "'" + (int(key) & 0x7FFFFFFF).to_bytes(4, "little").decode("latin-1") + "'"
+    """Quoted, escaped tag text for warnings (see common.tag_display)."""
+    return tag_display(key)

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import canonical_array, member, read_table
+from .common import canonical_array, member, read_global, read_table
 from .view import KernelView
 
 MAX_TRACE_RECORDS = 1 << 22
+# slots read from the ring's start when Index and Length are both past the cap
+FALLBACK_RECORDS = 1 << 16
 CLASSIFY_FRAMES = 4  # how many leading frames may decide allocate/free
 # Names of the kernel's allocate and free routines (doc §3.8): ExAllocatePool*,
 # VeAllocatePool*, ExAllocateHeapPool, XdvExAllocatePoolInternal, ExpAllocateBigPool,
@@ -42,6 +44,7 @@ class TraceLog:
     present: np.ndarray  # bool per record: its bytes were in the dump
     absent: tuple[tuple[int, int], ...]
     warnings: tuple[str, ...]
+    rejected: int = 0  # slots read but dropped as holding no trace record (not absent)
 
     def stack(self, i: int) -> list[int]:
         return [int(f) for f in self.stacks[i] if f]
@@ -49,7 +52,8 @@ class TraceLog:
     def coverage(self) -> dict:
         return {"name": "VfPoolTraces", "address": self.address, "entries_expected": self.valid,
                 "entries_requested": self.valid, "entries_read": int(self.present.sum()),
-                "entries_absent": int((~self.present).sum()),
+                "entries_absent": int((~self.present).sum()) - self.rejected,
+                "entries_rejected": self.rejected,
                 "absent_ranges": [[i, j] for i, j in self.absent]}
 
 
@@ -59,8 +63,8 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
     ring = view.canonical(view.read_pointer(view.symbol("VfPoolTraces")))
     if not ring:
         return None
-    index = view.read_uint(view.symbol("VfPoolTracesIndex"), 4)
-    length = view.read_uint(view.symbol("VfPoolTracesLength"), 4)
+    index = read_global(view, "VfPoolTracesIndex")
+    length = read_global(view, "VfPoolTracesLength")
     type_name = "_VF_POOL_TRACE"
     size = view.layout(type_name).size
     if length == 0:
@@ -82,6 +86,16 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
         slots = slots[slots < ring_length]  # only when the length was capped
     else:
         slots = np.zeros(0, np.int64)
+    if valid and not len(slots):
+        # Length and Index both past the cap: no slot of the latest records lies under it.
+        # The ring's start is still sound: read its first slots, keeping only those that
+        # look like trace records (below).
+        fallback = min(ring_length, FALLBACK_RECORDS)
+        slots = np.arange(fallback, dtype=np.int64)
+        valid = fallback
+        warnings.append(f"trace log: VfPoolTracesIndex {index:#x} and VfPoolTracesLength {length:#x} "
+                        f"both exceed the cap {max_records:#x}, so the latest records' slots are "
+                        f"unknown; only the first {fallback:#x} slots were read, in slot order")
     # read only the slots that hold records: a ring not yet full (or whose length is
     # corrupt) costs what its records cost, not what its length claims
     low = int(slots.min()) if len(slots) else 0
@@ -99,19 +113,21 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
     if len(slots) and not present.all():
         warnings.append(f"trace log: {int((~present).sum())} of {valid} records absent from the dump")
     keep = slots_read[present] if len(slots) else slots_read
+    rejected = 0
     if length > max_records and len(keep):
         # the ring's true length is unknown, so slots may lie past its end: keep only
         # records that look like trace records (a kernel thread and kernel-space frames)
-        kernel = np.uint64(0xFFFF800000000000 if view.pointer_size == 8 else 0x80000000)
         stack = frames[keep]
-        plausible = ((values["Thread"][keep] >= kernel) & (stack[:, 0] >= kernel)
-                     & ((stack == 0) | (stack >= kernel)).all(axis=1))
+        plausible = (view.in_kernel_space_array(values["Thread"][keep])
+                     & view.in_kernel_space_array(stack[:, 0])
+                     & ((stack == 0) | view.in_kernel_space_array(stack)).all(axis=1))
         if not plausible.all():
             warnings.append(f"trace log: {int((~plausible).sum())} of {len(keep)} slots do not hold trace "
                             "records (a kernel thread and kernel-space stack) and the ring length is "
                             "unknown; dropped (the order of the rest assumes the ring never wrapped)")
             present = present.copy()
             present[np.flatnonzero(present)[~plausible]] = False
+            rejected = int((~plausible).sum())
             keep = keep[plausible]
     stacks = frames[keep]
     stacks = np.where(stacks != 0, canonical_array(view, stacks), np.uint64(0)) if stacks.size else stacks
@@ -119,7 +135,7 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
     return TraceLog(ring, length, index, valid, (keep + low).astype(np.uint32),
                     canonical_array(view, values["Address"][keep]), values["Size"][keep],
                     canonical_array(view, values["Thread"][keep]), stacks, present,
-                    absent, tuple(warnings))
+                    absent, tuple(warnings), rejected)
 
 
 def classify(log: TraceLog, function_of: Callable[[int], tuple[str, str | None]],

@@ -35,6 +35,7 @@ from .view import PAGE, KernelView, MemoryAbsent
 
 VERIFIED_DRIVER_SIGNATURE = 0x98761940  # MI_VERIFIER_ENTRY_SIGNATURE [V S4; M+]
 POOL_PAGE_SIGNATURE = 0x21321345  # VI_POOL_PAGE_HEADER_SIGNATURE [V S4 mi.h]
+MAX_ABSENT_AVL_TABLES = 4  # absent AVL tables named before giving up on the rest
 MAX_AVL_TABLES = 4096
 MAX_AVL_NODES = 1 << 16
 MAX_TRACKER_PAGES = 1 << 16  # 256 MiB of tracker pages: ~8 million tracked blocks on x64
@@ -281,11 +282,14 @@ def read_driver_data(view: KernelView, data_va: int, *, name: str, node: int = 0
         base = np.repeat(np.array(accepted, dtype=np.uint64), per_page)
         slot_va = base + index * np.uint64(entry_size)
         va = values["VirtualAddress"]
-        # a free slot's first pointer is its free-list link: the next free slot, inside a
-        # tracker page, where no tracked block can lie. So slots pointing into a tracker
-        # page are free even when the PoolTrackers chain is broken before them.
-        link = np.isin(canonical_array(view, va & ~np.uint64(1)) & ~np.uint64(PAGE - 1),
-                       np.array(sorted(known_pages), dtype=np.uint64))
+        # a free slot holds its free-list link (_VI_POOL_ENTRY.NextFree, at its own ISF
+        # offset): the next free slot, inside a tracker page, where no tracked block can lie.
+        # So slots linking into a tracker page are free even when the PoolTrackers chain is
+        # broken before them.
+        next_free = columns(view, "_VI_POOL_ENTRY", blob, count, ["NextFree"],
+                            stride=entry_size)["NextFree"]
+        link = (next_free != 0) & np.isin(canonical_array(view, next_free) & ~np.uint64(PAGE - 1),
+                                          np.array(sorted(known_pages), dtype=np.uint64))
         outstanding = (index != 0) & (va != 0) & ~np.isin(slot_va, free) & ~link
         unlinked = int(np.count_nonzero((index != 0) & link & ~np.isin(slot_va, free)))
         if unlinked and not free_walk.complete:
@@ -435,12 +439,22 @@ def read_verifier(view: KernelView, modules: tuple[Module, ...] | list[Module] =
     target_size = view.layout("_VF_TARGET_DRIVER").size
     nodes: list[int] = []
     if tables:
-        for index in range(min(tables_no, MAX_AVL_TABLES)):
-            table_va = tables + index * table_size
+        wanted = min(tables_no, MAX_AVL_TABLES)
+        missing: list[int] = []
+        for index in range(wanted):
+            table_va = view.canonical((tables + index * table_size) & view.pointer_mask)
             try:
                 root = view.canonical(view.read_pointer(table_va + root_off))
             except MemoryAbsent:
-                warnings.append(f"ViTargetDriversAvl: table {index} at {table_va:#x} absent from the dump")
+                missing.append(index)
+                if len(missing) <= MAX_ABSENT_AVL_TABLES:
+                    warnings.append(f"ViTargetDriversAvl: table {index} at {table_va:#x} absent from "
+                                    "the dump")
+                if len(missing) == MAX_ABSENT_AVL_TABLES and index + 1 < wanted:
+                    warnings.append(f"ViTargetDriversAvl: {MAX_ABSENT_AVL_TABLES} tables absent from "
+                                    f"the dump; Tables ({tables:#x}) or TablesNo ({tables_no:#x}) is "
+                                    f"likely corrupt: tables {index + 1}..{wanted - 1} not walked")
+                    break
                 continue
             walk = avl_inorder(view, root, f"ViTargetDriversAvl table {index}",
                                MAX_AVL_NODES - len(nodes))

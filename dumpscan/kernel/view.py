@@ -13,9 +13,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..symbols.isf import SymbolTable, SymbolTableError, TypeLayout
+from ..symbols.isf import SymbolTable, TypeLayout
 
 PAGE = 0x1000
+# Lowest kernel-space address: x64 canonical upper half; x86 system space from 2 GB
+# (the /3GB boot option only raises it, so this bound never rejects a kernel address).
+KERNEL_SPACE_START = {8: 0xFFFF800000000000, 4: 0x80000000}
 
 
 class MemoryAbsent(Exception):
@@ -74,6 +77,21 @@ class KernelView:
             return va | 0xFFFF000000000000
         return va
 
+    @property
+    def kernel_space_start(self) -> int:
+        return KERNEL_SPACE_START[self.pointer_size]
+
+    @property
+    def pointer_mask(self) -> int:
+        return (1 << (8 * self.pointer_size)) - 1
+
+    def in_kernel_space(self, va: int) -> bool:
+        return self.kernel_space_start <= int(va) <= self.pointer_mask
+
+    def in_kernel_space_array(self, values: np.ndarray) -> np.ndarray:
+        values = values.astype(np.uint64, copy=False)
+        return (values >= np.uint64(self.kernel_space_start)) & (values <= np.uint64(self.pointer_mask))
+
     # -- symbols -------------------------------------------------------------------------
     def symbol(self, name: str) -> int:
         """Virtual address of a kernel symbol."""
@@ -87,41 +105,3 @@ class KernelView:
 
     def has_type(self, type_name: str) -> bool:
         return self.symbols.has_type(type_name)
-
-    # -- decoding ------------------------------------------------------------------------
-    def decode(self, type_name: str, data: bytes, offset: int = 0,
-               members: list[str] | None = None) -> dict[str, int]:
-        """Integer values of the named (default: all integer-like) members of one struct."""
-        layout = self.layout(type_name)
-        out: dict[str, int] = {}
-        for name in members or list(layout.members):
-            member = layout.members.get(name)
-            if member is None:
-                if members is not None:
-                    raise SymbolTableError(f"type {type_name} has no member {name}")
-                continue
-            if member.kind not in ("base", "pointer", "enum", "bitfield"):
-                continue
-            raw = int.from_bytes(data[offset + member.offset: offset + member.offset + member.size],
-                                 "little", signed=member.signed and member.kind == "base")
-            if member.kind == "bitfield":
-                raw = (raw >> member.bit_position) & ((1 << member.bit_length) - 1)
-            out[name] = raw
-        return out
-
-    def dtype(self, type_name: str, members: list[str]) -> np.dtype:
-        """A numpy structured dtype of the listed members at their symbol-table offsets
-        and widths, itemsize = the struct size: decode a whole table in one pass."""
-        layout = self.layout(type_name)
-        names, formats, offsets = [], [], []
-        for name in members:
-            member = layout.members[name]
-            size = member.size
-            if member.kind not in ("base", "pointer", "enum", "bitfield") or size not in (1, 2, 4, 8):
-                raise SymbolTableError(f"{type_name}.{name} is not an integer member")
-            signed = member.signed and member.kind == "base"
-            names.append(name)
-            formats.append(f"<{'i' if signed else 'u'}{size}")
-            offsets.append(member.offset)
-        return np.dtype({"names": names, "formats": formats, "offsets": offsets,
-                         "itemsize": layout.size})

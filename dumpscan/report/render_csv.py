@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..analysis.leaks import call_sites, display_tag, driver_summaries, tag_totals
+from ..analysis.leaks import call_sites, display_tag, tag_totals
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence]) -> str:
@@ -61,15 +61,6 @@ def call_sites_csv(report: Mapping, sites: Iterable[Mapping] | None = None) -> s
                   s.get("traced")] for s in sites))
 
 
-def drivers_csv(report: Mapping) -> str:
-    return _csv(["driver", "loaded", "nonpaged_allocs", "nonpaged_bytes", "paged_allocs",
-                 "paged_bytes", "outstanding", "bytes", "listed", "source"],
-                ([d["name"], "yes" if d["loaded"] else "no", d.get("nonpaged_outstanding"),
-                  d.get("nonpaged_bytes"), d.get("paged_outstanding"), d.get("paged_bytes"),
-                  d["outstanding"], d["bytes"], d["listed"], d["source"]]
-                 for d in driver_summaries(report, top=None)))
-
-
 def suspects_csv(suspects: Iterable[Mapping]) -> str:
     return _csv(["rank", "kind", "name", "severity", "bytes", "count", "rules", "drivers", "evidence"],
                 ([i, s.get("kind"), display_tag(s.get("name", "")) if s.get("kind") == "tag"
@@ -80,14 +71,16 @@ def suspects_csv(suspects: Iterable[Mapping]) -> str:
 
 
 def diff_csv(diff: Mapping) -> str:
-    """The per-tag rows of a :func:`dumpscan.analysis.diff.diff_reports` result."""
+    """The per-tag rows of a :func:`dumpscan.analysis.diff.diff_reports` result, then its
+    ``partial`` tags (status ``partial``; empty cells where a report's totals are partial,
+    no deltas)."""
     return _csv(["tag", "status", "outstanding_before", "outstanding_after", "outstanding_delta",
                  "bytes_before", "bytes_after", "bytes_delta", "bytes_per_hour"],
-                ([display_tag(t["tag"]), t.get("status"), t["outstanding_before"],
-                  t["outstanding_after"], t["outstanding_delta"], t["bytes_before"],
-                  t["bytes_after"], t["bytes_delta"],
+                ([display_tag(t["tag"]), t.get("status"), t.get("outstanding_before"),
+                  t.get("outstanding_after"), t.get("outstanding_delta"), t.get("bytes_before"),
+                  t.get("bytes_after"), t.get("bytes_delta"),
                   "" if t.get("bytes_per_hour") is None else f"{t['bytes_per_hour']:.1f}"]
-                 for t in diff.get("tags") or []))
+                 for t in [*(diff.get("tags") or []), *(diff.get("partial") or [])]))
 
 
 def batch_csv(rows: Iterable) -> str:
@@ -99,5 +92,5 @@ def batch_csv(rows: Iterable) -> str:
     return _csv(columns, ([d.get(c) for c in columns] for d in dicts))
 
 
-__all__ = ["tags_csv", "allocations_csv", "call_sites_csv", "drivers_csv", "suspects_csv",
+__all__ = ["tags_csv", "allocations_csv", "call_sites_csv", "suspects_csv",
            "diff_csv", "batch_csv"]

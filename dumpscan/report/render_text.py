@@ -1,6 +1,7 @@
 """Text renderings of a ``dumpscan.report/1`` dict that engineers already know.
 
-* :func:`render_poolused`   a ``!poolused``-like per-tag table;
+* :func:`render_poolused`   a ``!poolused``-like per-tag table (rows from ``select``);
+* :func:`render_call_sites` / :func:`render_bigpool` the ``callsites`` / ``bigpool`` sections;
 * :func:`render_verifier`   ``!verifier 3``: flags, global statistics, verified drivers
   with their outstanding allocations;
 * :func:`render_pool_history` ``!verifier 80 <address>``: the allocate/free history of a
@@ -21,9 +22,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..analysis.leaks import (Thresholds, analyze as analyze_leaks, bugcheck, display_tag,
+from ..analysis.engine import BUGCHECK_NAMES, VERIFIER_FLAGS, verifier_flag_names
+from ..dumpfile.headers import DUMP_TYPE_NAMES
+from ..analysis.leaks import (Thresholds, analyze as analyze_leaks, bigpool_by_tag, bugcheck, display_tag,
                               format_address, format_duration, human_bytes, machine,
-                              report_header, report_label, tag_totals, uptime_seconds)
+                              report_header, report_label, uptime_seconds)
 
 # --------------------------------------------------------------------------------------
 # Formatting primitives
@@ -51,58 +54,13 @@ def tag_matcher(patterns: Iterable[str] | str | None, *, ignore_case: bool = Fal
     return lambda tag: any(r.match(tag) for r in compiled)
 
 
-BUGCHECK_NAMES = {
-    0x0A: "IRQL_NOT_LESS_OR_EQUAL",
-    0x19: "BAD_POOL_HEADER",
-    0x1A: "MEMORY_MANAGEMENT",
-    0x1E: "KMODE_EXCEPTION_NOT_HANDLED",
-    0x3B: "SYSTEM_SERVICE_EXCEPTION",
-    0x41: "MUST_SUCCEED_POOL_EMPTY",
-    0x50: "PAGE_FAULT_IN_NONPAGED_AREA",
-    0x7E: "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED",
-    0x9F: "DRIVER_POWER_STATE_FAILURE",
-    0xC2: "BAD_POOL_CALLER",
-    0xC4: "DRIVER_VERIFIER_DETECTED_VIOLATION",
-    0xC5: "DRIVER_CORRUPTED_EXPOOL",
-    0xCD: "PAGE_FAULT_BEYOND_END_OF_ALLOCATION",
-    0xD1: "DRIVER_IRQL_NOT_LESS_OR_EQUAL",
-    0xD6: "DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION",
-    0xE2: "MANUALLY_INITIATED_CRASH",
-    0xEF: "CRITICAL_PROCESS_DIED",
-    0x133: "DPC_WATCHDOG_VIOLATION",
-    0x161: "LIVE_SYSTEM_DUMP",
-}
-
-# Driver Verifier flags as ``!verifier`` lists them (the Driver Verifier article).
-STANDARD_FLAGS = (
-    (0x00000000, "Automatic Checks"),
-    (0x00000001, "Special pool"),
-    (0x00000002, "Force IRQL checking"),
-    (0x00000008, "Pool tracking"),
-    (0x00000010, "I/O verification"),
-    (0x00000020, "Deadlock detection"),
-    (0x00000080, "DMA checking"),
-    (0x00000100, "Security checks"),
-    (0x00000800, "Miscellaneous checks"),
-    (0x00020000, "DDI compliance checking"),
-)
-ADDITIONAL_FLAGS = (
-    (0x00000004, "Randomized low resources simulation"),
-    (0x00000200, "Force pending I/O requests"),
-    (0x00000400, "IRP logging"),
-    (0x00002000, "Invariant MDL checking for stack"),
-    (0x00004000, "Invariant MDL checking for driver"),
-    (0x00008000, "Power framework delay fuzzing"),
-    (0x00040000, "Systematic low resources simulation"),
-    (0x00080000, "DDI compliance checking (additional)"),
-    (0x00200000, "NDIS/WIFI verification"),
-    (0x00800000, "Kernel synchronization delay fuzzing"),
-    (0x01000000, "VM switch verification"),
-)
-
-
-def verifier_flag_names(level: int) -> list[str]:
-    return [name for bit, name in STANDARD_FLAGS + ADDITIONAL_FLAGS if bit and level & bit]
+# Bug check names and Driver Verifier flag names: the engine's tables (one copy).
+# The ``!verifier`` checklist below only lays the engine's flags out as the debugger
+# does (STANDARD, then ADDITIONAL, "Automatic Checks" always on).
+STANDARD_FLAGS = ((0x00000000, "Automatic Checks"),) + tuple(
+    (bit, VERIFIER_FLAGS[bit]) for bit in (0x1, 0x2, 0x8, 0x10, 0x20, 0x80, 0x100, 0x800, 0x20000))
+ADDITIONAL_FLAGS = tuple((bit, name) for bit, name in sorted(VERIFIER_FLAGS.items())
+                         if bit not in dict(STANDARD_FLAGS))
 
 
 def bugcheck_text(report: Mapping) -> str | None:
@@ -118,10 +76,6 @@ def bugcheck_text(report: Mapping) -> str | None:
 
 
 def _dump_type_name(value) -> str:
-    try:
-        from ..dumpfile.headers import DUMP_TYPE_NAMES
-    except Exception:  # pragma: no cover - the container package is optional here
-        DUMP_TYPE_NAMES = {}
     return DUMP_TYPE_NAMES.get(value, f"{value}")
 
 
@@ -149,72 +103,99 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence], align: str, indent:
 # --------------------------------------------------------------------------------------
 # (a) !poolused
 
-SORT_KEYS = {
-    "nonpaged": (lambda r: r["nonpaged_bytes"], "NonPaged Pool Consumed"),
-    "paged": (lambda r: r["paged_bytes"], "Paged Pool Consumed"),
-    "total": (lambda r: r["bytes"], "Total Pool Consumed (NonPaged + Paged)"),
-    "bytes": (lambda r: r["bytes"], "Total Pool Consumed (NonPaged + Paged)"),
-    "allocs": (lambda r: r["outstanding"], "Outstanding Allocations (NonPaged + Paged)"),
-    "nonpaged_allocs": (lambda r: r["nonpaged_outstanding"], "NonPaged Allocations"),
-    "paged_allocs": (lambda r: r["paged_outstanding"], "Paged Allocations"),
-    "tag": (None, "Tag"),
-}
+POOLUSED_SORT_LABELS = {"nonpaged": "NonPaged Pool Consumed", "paged": "Paged Pool Consumed",
+                        "total": "Total Pool Consumed (NonPaged + Paged)",
+                        "allocs": "Outstanding Allocations (NonPaged + Paged)", "tag": "Tag"}
 
 
-def poolused_rows(report: Mapping, *, sort: str = "total", tags: Iterable[str] | str | None = None,
-                  min_bytes: int = 0, top: int | None = None, ignore_case: bool = False) -> list[dict]:
-    """The rows :func:`render_poolused` prints (tag_totals rows, filtered and sorted)."""
-    if sort not in SORT_KEYS:
-        raise ValueError(f"unknown sort {sort!r} (one of {', '.join(SORT_KEYS)})")
-    match = tag_matcher(tags, ignore_case=ignore_case)
-    rows = [r for r in tag_totals(report) if match(r["tag"]) and r["bytes"] >= min_bytes]
-    key = SORT_KEYS[sort][0]
-    if key is None:
-        rows.sort(key=lambda r: r["tag"])
-    else:
-        rows.sort(key=lambda r: (-key(r), r["tag"]))
-    return rows[:top] if top is not None else rows
-
-
-def render_poolused(report: Mapping, *, sort: str = "total", tags: Iterable[str] | str | None = None,
-                    min_bytes: int = 0, top: int | None = None, drivers: bool = True,
-                    ignore_case: bool = False) -> str:
-    """A ``!poolused``-like table: per tag, outstanding allocations (Allocs − Frees
-    summed over all tag tables) and bytes in use, for nonpaged and paged pool.
-    ``sort``: nonpaged | paged | total | allocs | nonpaged_allocs | paged_allocs | tag;
-    ``tags``: wildcard patterns (``Lea*``, ``?eak``); ``min_bytes``: hide smaller tags;
-    ``top``: print only the first N. The TOTAL line sums the printed rows."""
-    rows = poolused_rows(report, sort=sort, tags=tags, min_bytes=min_bytes, top=top,
-                         ignore_case=ignore_case)
-    lines = [f" Sorting by {SORT_KEYS[sort][1]}"]
-    filters = []
-    if tags is not None:
-        filters.append("tags " + ", ".join([tags] if isinstance(tags, str) else list(tags)))
+def render_poolused(rows: Sequence[Mapping], *, sort: str = "total", tags: Sequence[str] = (),
+                    drivers: Sequence[str] = (), min_bytes: int = 0, top: int | None = None) -> str:
+    """``!poolused``: per tag, outstanding allocations (Allocs - Frees summed over every
+    tag table) and bytes in use, nonpaged and paged. ``rows``: tag rows already selected
+    and sorted (:func:`dumpscan.report.select.select_tags`); the other arguments only
+    describe that selection in the heading. The TOTAL line sums the printed rows."""
+    out = [f" Sorting by {POOLUSED_SORT_LABELS[sort]}"]
+    shown = []
+    if tags:
+        shown.append("tags " + ", ".join(tags))
+    if drivers:
+        shown.append("drivers " + ", ".join(drivers))
     if min_bytes:
-        filters.append(f"at least {min_bytes} bytes")
-    if top is not None:
-        filters.append(f"top {top}")
-    if filters:
-        lines.append(f" Showing {'; '.join(filters)}")
-    drivers = drivers and any(row.get("drivers") for row in rows)
-    lines += ["", "  Pool Used:",
-              f" {'':4}  {'NonPaged':>22}  {'Paged':>22}",
-              f" {'Tag':4}  {'Allocs':>9}  {'Used':>11}  {'Allocs':>9}  {'Used':>11}"
-              + ("  Drivers" if drivers else "")]
-    totals = [0, 0, 0, 0]
-    for row in rows:
-        values = [row["nonpaged_outstanding"], row["nonpaged_bytes"], row["paged_outstanding"],
-                  row["paged_bytes"]]
-        totals = [a + b for a, b in zip(totals, values)]
-        line = (f" {display_tag(row['tag']):4}  {values[0]:>9}  {values[1]:>11}  {values[2]:>9}"
-                f"  {values[3]:>11}")
-        if drivers and row.get("drivers"):
-            line += "  " + ", ".join(row["drivers"])
-        lines.append(line)
-    lines.append(f" {'TOTAL':5} {totals[0]:>9}  {totals[1]:>11}  {totals[2]:>9}  {totals[3]:>11}")
+        shown.append(f"at least {min_bytes} bytes")
+    if top:
+        shown.append(f"top {top}")
+    if shown:
+        out.append(" Showing " + "; ".join(shown))
+    out += ["", "  Pool Used:"]
+    out += _table(["Tag", "NP Allocs", "NP Used", "P Allocs", "P Used", "Drivers"],
+                  [[display_tag(r["tag"]), r["nonpaged_outstanding"], r["nonpaged_bytes"],
+                    r["paged_outstanding"], r["paged_bytes"], ", ".join(r.get("drivers") or [])]
+                   for r in rows], "lrrrrl")
+    totals = [sum(r[k] for r in rows) for k in ("nonpaged_outstanding", "nonpaged_bytes",
+                                                "paged_outstanding", "paged_bytes")]
     if not rows:
-        lines.insert(-1, " (no tags match)")
-    return "\n".join(lines) + "\n"
+        out.append(" (no tags match)")
+    out.append(f" TOTAL: nonpaged {totals[0]} allocations, {totals[1]} bytes; "
+               f"paged {totals[2]} allocations, {totals[3]} bytes")
+    out.append(" (Allocs = outstanding: allocations - frees, summed over every tag table)")
+    return "\n".join(out) + "\n"
+
+
+def render_call_sites(report: Mapping, sites: Sequence[Mapping]) -> str:
+    """Call sites of outstanding allocations (:func:`dumpscan.analysis.leaks.call_sites`
+    entries), each with the newest allocation's stack when the trace log has one."""
+    arch = _arch(report)
+    out = ["Call sites of outstanding allocations (Driver Verifier pool tracking)", ""]
+    if not sites:
+        out.append(" (none: Driver Verifier pool tracking is off or tracks no outstanding allocations)")
+    for site in sites:
+        out.append(f" {format_address(site.get('caller', 0), arch, prefix=True)}  {site.get('symbol') or ''}"
+                   f"  ({site.get('driver', '?')}): {site['count']} allocations, {site['bytes']} bytes, "
+                   f"tags {', '.join(display_tag(t) for t in site.get('tags') or [])}")
+        if site.get("stack"):
+            out.append(f"    newest allocation's stack ({site.get('traced', 0)} of {site['count']} "
+                       "blocks traced):")
+            out += render_frames(site["stack"], site.get("symbols"), arch, indent="      ")
+    return "\n".join(out) + "\n"
+
+
+def render_bigpool(report: Mapping, *, tags: Sequence[str] = (), drivers: Sequence[str] = (),
+                   min_bytes: int = 0, sort: str = "total", top: int | None = None) -> str:
+    """The big-pool table: live blocks and bytes, then the matching live blocks grouped by
+    tag (``sort``: tag, allocs = blocks, else bytes); with ``tags``/``drivers`` also the
+    blocks themselves, by address."""
+    from . import select as sel  # select imports this module (tag_matcher)
+
+    arch = _arch(report)
+    blocks = sel.select_bigpool(report, tags=tags, drivers=drivers, min_bytes=min_bytes)
+    owners = {r["tag"]: r["drivers"] for r in sel.tag_rows(report)}
+    if tags or drivers or min_bytes:
+        groups = bigpool_by_tag({"bigpool": blocks}, top=None)
+    else:  # every live block: the report's own grouping when it has one
+        groups = bigpool_by_tag(report, top=None)
+    if sort == "tag":
+        groups.sort(key=lambda g: g["tag"])
+    elif sort == "allocs":
+        groups.sort(key=lambda g: (-g["count"], -g["bytes"], g["tag"]))
+    if top:
+        groups = groups[:top]
+    table = report.get("bigpool") or []
+    live = [b for b in table if not b.get("free")]
+    out = [f"Big pool (PoolBigPageTable): {len(live)} live blocks, {sum(b.get('bytes', 0) for b in live)} "
+           f"bytes; {len(table) - len(live)} free entries", ""]
+    out += _table(["Tag", "Blocks", "Bytes", "Largest", "PoolTypes", "Drivers"],
+                  [[display_tag(g["tag"]), g["count"], g["bytes"], g["largest"],
+                    ",".join(f"{t:#x}" for t in g["pool_types"]), ", ".join(owners.get(g["tag"], []))]
+                   for g in groups], "lrrrll")
+    if tags or drivers:
+        listed = sorted(blocks, key=lambda b: b.get("va", 0))
+        if top:
+            listed = listed[:top]
+        out += ["", " Blocks:"]
+        out += _table(["Address", "Bytes", "Tag", "PoolType"],
+                      [[format_address(b.get("va", 0), arch), b.get("bytes", 0), display_tag(b.get("tag", "")),
+                        f"{b.get('pool_type', 0):#x}"] for b in listed], "lrll")
+    return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------------------
@@ -618,6 +599,17 @@ def render_diff(diff: Mapping, *, top: int = 20) -> str:
                       [[display_tag(t["tag"]), f"{t['outstanding_before']} -> {t['outstanding_after']}",
                         f"{t['bytes_before']} -> {t['bytes_after']}", f"{t['bytes_delta']:+d}"]
                        for t in shrank], "lrrr")
+    partial = diff.get("partial") or []
+    if partial:
+        out += _section("Tags with partial totals (not compared)")
+
+        def value(number):
+            return "partial" if number is None else number
+
+        out += _table(["Tag", "Outstanding", "Bytes", "Partial in"],
+                      [[display_tag(t["tag"]), f"{value(t['outstanding_before'])} -> {value(t['outstanding_after'])}",
+                        f"{value(t['bytes_before'])} -> {value(t['bytes_after'])}",
+                        ", ".join(t.get("partial_in") or [])] for t in partial[:top]], "lrrl")
     big = diff.get("bigpool") or {}
     for key, label in (("new", "New big-pool blocks by tag"),
                        ("vanished", "Vanished big-pool blocks by tag")):
@@ -705,7 +697,8 @@ def render_batch(rows: Iterable) -> str:
 
 
 __all__ = [
-    "format_address", "tag_matcher", "poolused_rows", "render_poolused", "render_verifier",
+    "format_address", "tag_matcher", "render_poolused", "render_call_sites", "render_bigpool",
+    "render_verifier",
     "render_pool_history", "render_frames", "render_leak_report", "render_diff",
     "render_series", "render_batch", "bugcheck_text", "verifier_flag_names",
     "BUGCHECK_NAMES",

@@ -13,13 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..analysis.leaks import (bigpool_by_tag, call_sites, driver_summaries, machine, outstanding,
-                              owner_names, tag_totals)
+from ..analysis.leaks import (bigpool_by_tag, call_sites, driver_summaries, machine, owner_names,
+                              tag_row, tag_totals)
 from .render_text import tag_matcher
 
 SORTS = ("nonpaged", "paged", "total", "allocs", "tag")
-SORT_HELP = ("nonpaged = nonpaged bytes, paged = paged bytes, total = both, allocs = outstanding "
-             "allocations, tag = by name")
 
 
 def driver_matcher(patterns: Iterable[str] | str | None):
@@ -52,24 +50,10 @@ def _any_owner(match, names: Iterable[str]) -> bool:
 # Tags (the !poolused table)
 
 def tag_rows(report: Mapping) -> list[dict]:
-    """Every tag of ``report['tags']`` (the raw counters, including tags with no activity),
-    with ``*_outstanding`` (``leaks.outstanding``), ``outstanding``, ``bytes`` (paged +
-    nonpaged), ``allocs``, ``frees`` and ``drivers`` (owner names)."""
-    rows = []
-    for row in report.get("tags") or []:
-        out = {"tag": row.get("tag", ""), "key": row.get("key", 0)}
-        for kind in ("nonpaged", "paged"):
-            allocs, frees = row.get(f"{kind}_allocs", 0), row.get(f"{kind}_frees", 0)
-            out[f"{kind}_allocs"], out[f"{kind}_frees"] = allocs, frees
-            out[f"{kind}_outstanding"] = outstanding(allocs, frees)
-            out[f"{kind}_bytes"] = row.get(f"{kind}_bytes", 0)
-        out["outstanding"] = out["nonpaged_outstanding"] + out["paged_outstanding"]
-        out["bytes"] = out["nonpaged_bytes"] + out["paged_bytes"]
-        out["allocs"] = out["nonpaged_allocs"] + out["paged_allocs"]
-        out["frees"] = out["nonpaged_frees"] + out["paged_frees"]
-        out["drivers"] = owner_names(row.get("drivers"))
-        rows.append(out)
-    return rows
+    """Every tag of ``report['tags']`` (the raw counters, including tags with no activity)
+    as :func:`dumpscan.analysis.leaks.tag_row` gives it (the report's width-aware
+    ``*_outstanding`` when present)."""
+    return [tag_row(row) for row in report.get("tags") or []]
 
 
 def sort_rows(rows: list[dict], sort: str = "total") -> list[dict]:

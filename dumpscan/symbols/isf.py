@@ -46,12 +46,6 @@ class TypeLayout:
     def __contains__(self, member: str) -> bool:
         return member in self.members
 
-    def offset(self, member: str) -> int:
-        try:
-            return self.members[member].offset
-        except KeyError:
-            raise SymbolTableError(f"type {self.name} has no member {member}") from None
-
 
 class SymbolTable:
     """An ISF document with lazily resolved type layouts."""
@@ -97,6 +91,18 @@ class SymbolTable:
             return self.symbols[name]
         except KeyError:
             raise SymbolTableError(f"{self.source}: no symbol {name}") from None
+
+    def symbol_size(self, name: str) -> int | None:
+        """Width in bytes of a global whose ISF entry carries a type, else None (a public
+        PDB's globals are untyped)."""
+        spec = self.document.get("symbols", {}).get(name, {}).get("type")
+        if not spec:
+            return None
+        try:
+            size = self._type_size(spec)[1]
+        except (KeyError, TypeError, ValueError):
+            return None
+        return size or None
 
     def has_type(self, name: str) -> bool:
         return name in self.document.get("user_types", {})

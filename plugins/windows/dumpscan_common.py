@@ -16,12 +16,21 @@ from volatility3.framework import interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
+from dumpscan.analysis.batch import one_line_error
+from dumpscan.dumpfile.errors import DumpError
 from dumpscan.report.select import SORTS
+from dumpscan.symbols.isf import SymbolTableError
+from dumpscan.vol.errors import DumpOpenError
 
 vollog = logging.getLogger("dumpscan.plugins")
 
 NA = renderers.NotApplicableValue()
 UNREADABLE = renderers.UnreadableValue()
+
+# What building the report may raise for a bad dump or missing symbols: one ERROR line
+# (dumpscan's own families included: they are not OSError/ValueError subclasses).
+ANALYSIS_ERRORS = (OSError, ValueError, LookupError, TypeError, RuntimeError,
+                   SymbolTableError, DumpOpenError, DumpError)
 
 
 def kernel_requirement() -> requirements.ModuleRequirement:
@@ -92,9 +101,8 @@ def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) 
     try:
         report = analyze_plugin(plugin.context, plugin.config["kernel"], symbol_dirs(),
                                 option(plugin, "pooltag"), search_tag_owners=owners)
-    except (OSError, ValueError, LookupError, TypeError, RuntimeError) as exc:
-        vollog.error("dumpscan cannot analyze this dump: %s: %s", type(exc).__name__,
-                     " ".join(str(exc).split()))
+    except ANALYSIS_ERRORS as exc:
+        vollog.error("dumpscan cannot analyze this dump: %s", one_line_error(exc))
         return None
     for warning in report.get("warnings") or []:
         vollog.warning("%s", " ".join(str(warning).split()))

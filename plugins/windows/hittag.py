@@ -10,10 +10,9 @@ from volatility3.framework import interfaces, renderers
 from volatility3.framework.renderers import format_hints
 
 from dumpscan.analysis.leaks import display_tag
+from dumpscan.kernel.poolhittag import DEFAULT_POOL_HIT_TAG
 
 from . import dumpscan_common as common
-
-DEFAULT_POOL_HIT_TAG = 0xFFFFFF0F
 
 
 class HitTag(interfaces.plugins.PluginInterface):

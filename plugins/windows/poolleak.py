@@ -7,7 +7,6 @@ top tags; the call sites holding each one's outstanding allocations as child row
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import List
 
 from volatility3.framework import interfaces, renderers
@@ -77,7 +76,6 @@ class PoolLeak(interfaces.plugins.PluginInterface):
                               sort="total" if sort == "severity" else sort, top=None)
         tags = {r["tag"]: r for r in tag_rows(report)}
         drivers = {d["name"]: d for d in driver_summaries(report, top=None)}
-        stacks = {(s["driver"], s["caller"]): s for s in call_sites(report, top=None)}
 
         subjects = []
         for suspect in chosen["suspects"]:
@@ -114,11 +112,10 @@ class PoolLeak(interfaces.plugins.PluginInterface):
                        ", ".join(subject["rules"]) or common.NA,
                        " | ".join(subject["evidence"]) or common.NA))
             for site in sites:
-                known = stacks.get((site["driver"], site["caller"])) or {}
                 evidence = common.NA
-                if known.get("stack"):
-                    frames = [s or f"{f:#x}" for f, s in zip(known["stack"],
-                                                              (known.get("symbols") or []) + [None] * 64)]
+                if site.get("stack"):
+                    frames = [s or f"{f:#x}" for f, s in zip(site["stack"],
+                                                              (site.get("symbols") or []) + [None] * 64)]
                     evidence = ("newest allocation's stack (trace log): " + " <- ".join(frames))
                 yield (1, (rank, common.NA, "call site", site["symbol"] or f"{site['caller']:#x}",
                            site["bytes"], site["count"], common.NA, common.NA, site["driver"],
@@ -148,22 +145,11 @@ class PoolLeak(interfaces.plugins.PluginInterface):
 
     @staticmethod
     def _sites(report: dict, subject: dict) -> list:
-        """Outstanding verifier-tracked allocations of the subject grouped by (driver, caller)."""
-        verifier = report.get("verifier") if isinstance(report.get("verifier"), dict) else {}
-        groups: dict = defaultdict(lambda: {"count": 0, "bytes": 0, "symbol": None})
-        for driver in verifier.get("drivers") or []:
-            if subject["kind"] == "driver" and driver.get("name") != subject["name"]:
-                continue
-            for alloc in driver.get("allocations") or []:
-                if subject["kind"] == "tag" and alloc.get("tag") != subject["name"]:
-                    continue
-                group = groups[(driver.get("name", "?"), alloc.get("caller", 0))]
-                group["count"] += 1
-                group["bytes"] += alloc.get("length", 0)
-                group["symbol"] = alloc.get("caller_symbol")
-        sites = [{"driver": d, "caller": c, **g} for (d, c), g in groups.items()]
-        sites.sort(key=lambda s: (-s["bytes"], -s["count"], s["driver"], s["caller"]))
-        return sites
+        """The call sites (``leaks.call_sites``) of the subject's outstanding verifier-tracked
+        allocations: of its tag, or of its driver."""
+        if subject["kind"] == "driver":
+            return call_sites(report, top=None, driver=subject["name"])
+        return call_sites(report, top=None, tag=subject["name"])
 
     def run(self):
         columns = [("Rank", int), ("Severity", str), ("Kind", str), ("Name", str), ("Bytes", int),

@@ -22,7 +22,10 @@ class PoolTags(interfaces.plugins.PluginInterface):
     Counters come from PoolTrackTable, the per-processor ExPoolTagTables and the expansion
     table, summed per tag in their own width (bytes read as signed). Outstanding =
     allocs - frees. Drivers: the tag's owners (verifier-tracked callers, pooltag.txt, tag
-    bytes found in a driver image). Every tag the tables hold is listed unless filtered.
+    bytes found in a driver image). Every tag the tables hold is listed unless filtered,
+    including the tags whose totals are partial (a page of a tag table absent from the
+    dump: the report's ``tags_partial``): their counters are what could be read, a lower
+    bound rather than a total, and Partial is True.
     """
 
     _required_framework_version = (2, 0, 0)
@@ -37,7 +40,8 @@ class PoolTags(interfaces.plugins.PluginInterface):
         report = common.analyze(self)
         if report is None:
             return
-        rows = select_tags(tag_rows(report), tags=common.patterns(self.config.get("tags")),
+        partial = [dict(row, partial=True) for row in tag_rows({"tags": report.get("tags_partial") or []})]
+        rows = select_tags(tag_rows(report) + partial, tags=common.patterns(self.config.get("tags")),
                            drivers=common.patterns(self.config.get("driver")),
                            min_bytes=common.option(self, "min-bytes", 0),
                            sort=common.option(self, "sort", "total"), top=common.option(self, "top"))
@@ -46,7 +50,7 @@ class PoolTags(interfaces.plugins.PluginInterface):
                        row["nonpaged_allocs"], row["nonpaged_frees"], row["nonpaged_outstanding"],
                        row["nonpaged_bytes"], row["paged_allocs"], row["paged_frees"],
                        row["paged_outstanding"], row["paged_bytes"],
-                       ", ".join(row["drivers"]) or common.NA))
+                       ", ".join(row["drivers"]) or common.NA, bool(row.get("partial"))))
 
     def run(self):
         return renderers.TreeGrid(
@@ -54,5 +58,5 @@ class PoolTags(interfaces.plugins.PluginInterface):
              ("NonPagedAllocs", int), ("NonPagedFrees", int), ("NonPagedOutstanding", int),
              ("NonPagedBytes", int),
              ("PagedAllocs", int), ("PagedFrees", int), ("PagedOutstanding", int), ("PagedBytes", int),
-             ("Drivers", str)],
+             ("Drivers", str), ("Partial", bool)],
             self._generator())

@@ -10,8 +10,10 @@ import numpy as np
 from volatility3.framework import interfaces, renderers
 from volatility3.framework.renderers import format_hints
 
-from dumpscan.kernel.common import as_signed, key_tag, member, read_table
-from dumpscan.kernel.tagtables import FIELDS, MAX_TRACK_ENTRIES, read_tag_tables
+from dumpscan.analysis.batch import one_line_error
+from dumpscan.kernel.common import as_signed, key_tag, member
+from dumpscan.kernel.tagtables import FIELDS, read_tag_tables
+from dumpscan.kernel.view import MemoryAbsent
 from dumpscan.report.render_text import tag_matcher
 from dumpscan.analysis.leaks import display_tag
 from dumpscan.vol.plugin import view_from_plugin
@@ -39,41 +41,34 @@ class PoolTrack(interfaces.plugins.PluginInterface):
                 *common.filter_requirements(sort=False, drivers=False)]
 
     def _generator(self):
-        view = view_from_plugin(self.context, self.config["kernel"])
-        totals = read_tag_tables(view)
+        try:
+            view = view_from_plugin(self.context, self.config["kernel"])
+            totals = read_tag_tables(view)
+            widths = {field: 8 * member(view, TYPE, field)[1].size for field in FIELDS.values()}
+        except (*common.ANALYSIS_ERRORS, MemoryAbsent) as exc:
+            common.vollog.error("dumpscan cannot read the pool tag tables: %s", one_line_error(exc))
+            return
         for warning in totals.warnings:
-            common.vollog.warning("%s", warning)
+            common.vollog.warning("%s", " ".join(str(warning).split()))
         match = tag_matcher(common.patterns(self.config.get("tags")))
         min_bytes = common.option(self, "min-bytes", 0)
         top = common.option(self, "top")
-        entry_size = view.layout(TYPE).size
-        paths = ["Key"] + list(FIELDS.values())
-        widths = {field: 8 * member(view, TYPE, field)[1].size for field in FIELDS.values()}
-        global_keys = None
         shown = 0
         for info in totals.tables:
-            table = read_table(view, info.source, info.address, info.declared, entry_size,
-                               MAX_TRACK_ENTRIES)
-            values = table.columns(view, TYPE, paths)
-            keys = values["Key"].astype(np.uint64)
-            valid = table.valid()
-            if info.source == "PoolTrackTable":
-                global_keys = np.where(valid, keys, 0)
-            elif global_keys is not None and info.source != "PoolTrackTableExpansion":
-                n = min(len(keys), len(global_keys))
-                keys = keys.copy()
-                keys[:n] = np.where(keys[:n] == 0, global_keys[:n], keys[:n])
+            # the rows read_tag_tables summed: keys after the key-0 fill, absent and
+            # zero-filled entries already excluded
+            if info.keys is None or info.counters is None or info.valid is None:
+                continue
+            keys = info.keys.astype(np.uint64)
             active = np.zeros(len(keys), dtype=bool)
             for field in FIELDS.values():
-                active |= values[field] != 0
-            for index in np.flatnonzero(valid & (keys != 0) & active).tolist():
+                active |= info.counters[field] != 0
+            columns = {field: (as_signed(info.counters[field], widths[field]) if field.endswith("Bytes")
+                               else info.counters[field]).tolist() for field in FIELDS.values()}
+            for index in np.flatnonzero(info.valid & (keys != 0) & active).tolist():
                 key = int(keys[index]) & 0xFFFFFFFF
                 tag = key_tag(key)
-                row = {}
-                for field in FIELDS.values():
-                    value = np.array([values[field][index]], dtype=np.uint64)
-                    row[field] = (int(as_signed(value, widths[field])[0]) if field.endswith("Bytes")
-                                  else int(value[0]))
+                row = {field: int(columns[field][index]) for field in FIELDS.values()}
                 if not match(tag) or (min_bytes > 0 and row["PagedBytes"] + row["NonPagedBytes"] < min_bytes):
                     continue
                 yield (0, (info.source, index, display_tag(tag), format_hints.Hex(key),

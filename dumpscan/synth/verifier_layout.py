@@ -11,8 +11,9 @@ payload (after the _RTL_BALANCED_LINKS, 8-byte aligned: +0x20 x64 / +0x10 x86
 [V S4 avltable.c]) is a _VF_TARGET_DRIVER with TreeNode.p = DllBase and
 TreeNode.RangeSize = SizeOfImage [M+] -> VerifiedData. How drivers spread over
 the tables is unknown [M]: driver i goes to table i mod TablesNo.
-Block tags of the verifier's own structures other than 'VfAT', 'Vepp' and 'ViIn'
-are not documented; the factory uses 'VfSd' and 'VfDd' [M].
+Block tags: 'VfAT' (AVL tables and nodes), 'Vepp' (tracker pages), 'ViIn' (the trace
+ring) [doc §3.4, §3.6, §3.8, M+]; the suspect entries and driver data are not
+documented, the factory uses 'VfSd' and 'VfDd' [M].
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class VerifierLayoutWriter:
                 loaded += 1
         if self.pool.trace_length:
             size = self.pool.trace_length * packer.sizeof("_VF_POOL_TRACE")
-            self.trace_va = self.m.system_allocation(size)
+            self.trace_va = self._alloc(size, "ViIn")  # a nonpaged 'ViIn' block [doc §3.8, M+]
 
     def unload_bugcheck(self, name: str) -> tuple[int, int]:
         """(address of the driver's name as a UNICODE_STRING, its verified-driver data):

@@ -36,6 +36,11 @@ def _arch(report: Mapping) -> str:
     return machine(report)
 
 
+def wildcard_regex(pattern: str) -> str:
+    """A ``!poolused`` wildcard (``*`` any run, ``?`` one character) as a regex body."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
 def tag_matcher(patterns: Iterable[str] | str | None, *, ignore_case: bool = False):
     """A predicate for ``!poolused``-style tag patterns: ``*`` = any run of characters,
     ``?`` = one character, everything else literal. Several patterns match if any does.
@@ -45,10 +50,8 @@ def tag_matcher(patterns: Iterable[str] | str | None, *, ignore_case: bool = Fal
         return lambda tag: True
     if isinstance(patterns, str):
         patterns = [patterns]
-    compiled = []
-    for pattern in patterns:
-        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-        compiled.append(re.compile(f"^{regex}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0)))
+    compiled = [re.compile(f"^{wildcard_regex(p)}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+                for p in patterns]
     if not compiled:
         return lambda tag: True
     return lambda tag: any(r.match(tag) for r in compiled)

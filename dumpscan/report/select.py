@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ..analysis.leaks import (bigpool_by_tag, call_sites, driver_summaries, machine, owner_names,
                               tag_row, tag_totals)
-from .render_text import tag_matcher
+from .render_text import tag_matcher, wildcard_regex
 
 SORTS = ("nonpaged", "paged", "total", "allocs", "tag")
 
@@ -28,7 +28,7 @@ def driver_matcher(patterns: Iterable[str] | str | None):
         patterns = [patterns]
     compiled = []
     for pattern in patterns:
-        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        regex = wildcard_regex(pattern)
         if "." not in pattern:  # no extension given: any extension
             regex += r"(\.[^.]*)?"
         compiled.append(re.compile(f"^{regex}$", re.IGNORECASE | re.DOTALL))

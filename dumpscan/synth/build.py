@@ -144,17 +144,13 @@ def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashSt
     images.write_globals(scenario.processors, scenario.system_time,
                          scenario.uptime_seconds * 10_000_000)
     images.write_low_stub()
-    machine.write_struct(machine.symbol("PsActiveProcessHead"), "_LIST_ENTRY",
-                         {"Flink": machine.symbol("PsActiveProcessHead"),
-                          "Blink": machine.symbol("PsActiveProcessHead")})
+    machine.write_empty_list("PsActiveProcessHead")
     layout_writer = PoolLayoutWriter(machine, world.pool)
     layout_writer.write_blocks()
     if world.verifier is not None:
         world.verifier.write(scenario.verifier_level, world.pool.stats)
     else:  # Driver Verifier off: zeroed statistics, an empty configured-driver list
-        machine.write_struct(machine.symbol("VfSuspectDriversList"), "_LIST_ENTRY",
-                             {"Flink": machine.symbol("VfSuspectDriversList"),
-                              "Blink": machine.symbol("VfSuspectDriversList")})
+        machine.write_empty_list("VfSuspectDriversList")
     layout_writer.write_big_table()
     layout_writer.write_tag_tables(scenario.tag_table_bits)
     layout_writer.write_pool_hit_tag(scenario.pool_hit_tag)

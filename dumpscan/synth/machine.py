@@ -133,6 +133,11 @@ class Machine:
     def write_struct(self, va: int, type_name: str, values: dict) -> None:
         self.write(va, bytes(self.packer.pack(type_name, values)))
 
+    def write_empty_list(self, symbol: str) -> None:
+        """A LIST_ENTRY head global whose Flink and Blink point at itself."""
+        head = self.symbol(symbol)
+        self.write_struct(head, "_LIST_ENTRY", {"Flink": head, "Blink": head})
+
     def write_pointer(self, va: int, value: int) -> None:
         self.write(va, (value & ((1 << (8 * self.ptr)) - 1)).to_bytes(self.ptr, "little"))
 

@@ -124,6 +124,22 @@ class TagCounters:
     nonpaged_frees: int = 0
     nonpaged_bytes: int = 0
 
+    def add(self, other: "TagCounters") -> None:
+        for name in TAG_MEMBERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def members(self) -> dict[str, int]:
+        """The values by their _POOL_TRACKER_TABLE member names."""
+        return {member: getattr(self, name) for name, member in TAG_MEMBERS.items()}
+
+
+# TagCounters field -> _POOL_TRACKER_TABLE member (also the truth's row keys)
+TAG_MEMBERS = {
+    "paged_allocs": "PagedAllocs", "paged_frees": "PagedFrees", "paged_bytes": "PagedBytes",
+    "nonpaged_allocs": "NonPagedAllocs", "nonpaged_frees": "NonPagedFrees",
+    "nonpaged_bytes": "NonPagedBytes",
+}
+
 
 class Arena:
     """Hands out virtual addresses for big (page-aligned) blocks of one pool.

@@ -112,7 +112,7 @@ class PoolLayoutWriter:
             for key, index in index_of.items():
                 if cpu > 0 and key not in counts:
                     continue  # this processor never used the tag: entry stays zero
-                values = _tag_values(counts.get(key, TagCounters()))
+                values = counts.get(key, TagCounters()).members()
                 if cpu == 0 or index % ZERO_KEY_EVERY:
                     values["Key"] = key
                 self.packer.write(buf, index * entry_size, "_POOL_TRACKER_TABLE", values)
@@ -141,11 +141,9 @@ class PoolLayoutWriter:
         for index, key in enumerate(keys):
             total = TagCounters()
             for counts in self.pool.tag_counts:
-                c = counts.get(key)
-                if c:
-                    for member in vars(total):
-                        setattr(total, member, getattr(total, member) + getattr(c, member))
-            values = _tag_values(total)
+                if key in counts:
+                    total.add(counts[key])
+            values = total.members()
             values["Key"] = key
             self.packer.write(buf, index * entry_size, "_POOL_TRACKER_TABLE", values)
         va = self.m.system_allocation(len(buf))
@@ -158,8 +156,3 @@ class PoolLayoutWriter:
         self.m.write_u32(self.m.symbol("PoolHitTag"),
                          tag_key(tag) if tag else DEFAULT_POOL_HIT_TAG)
 
-
-def _tag_values(c: TagCounters) -> dict[str, int]:
-    return {"PagedAllocs": c.paged_allocs, "PagedFrees": c.paged_frees,
-            "PagedBytes": c.paged_bytes, "NonPagedAllocs": c.nonpaged_allocs,
-            "NonPagedFrees": c.nonpaged_frees, "NonPagedBytes": c.nonpaged_bytes}

@@ -11,16 +11,10 @@ import numpy as np
 from .crash import CrashState
 from .kernel_image import LoadedModule
 from .machine import Machine
-from .pool import PoolModel, TagCounters, key_tag, tag_key
+from .pool import TAG_MEMBERS, PoolModel, TagCounters, key_tag, tag_key
 from .pool_layout import DEFAULT_POOL_HIT_TAG, OVERFLOW_KEY
 from .scenario import Scenario
 from ..report.schema import SCHEMA_ID, counter_members, symbolize
-
-_TAG_MEMBERS = {  # truth name -> _POOL_TRACKER_TABLE member
-    "paged_allocs": "PagedAllocs", "paged_frees": "PagedFrees", "paged_bytes": "PagedBytes",
-    "nonpaged_allocs": "NonPagedAllocs", "nonpaged_frees": "NonPagedFrees",
-    "nonpaged_bytes": "NonPagedBytes",
-}
 
 
 def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
@@ -73,13 +67,11 @@ def _tags(machine: Machine, pool: PoolModel) -> list[dict]:
     totals: dict[int, TagCounters] = {OVERFLOW_KEY: TagCounters()}
     for table in pool.tag_counts:
         for key, counts in table.items():
-            total = totals.setdefault(key, TagCounters())
-            for member in vars(total):
-                setattr(total, member, getattr(total, member) + getattr(counts, member))
+            totals.setdefault(key, TagCounters()).add(counts)
     rows = []
     for key in sorted(totals):
         row = {"key": key, "tag": key_tag(key)}
-        for name, member in _TAG_MEMBERS.items():
+        for name, member in TAG_MEMBERS.items():
             bits = 8 * machine.packer.parse(
                 machine.platform.types["_POOL_TRACKER_TABLE"].fields[member][1]).size
             value = getattr(totals[key], name) % (1 << bits)

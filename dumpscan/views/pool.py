@@ -138,7 +138,7 @@ def build_bigpool(report: Mapping, query: Query) -> Table:
                          "drivers": owners.get(tag, [])}, children))
     context = {"arch": _machine(report), "live_blocks": len(live),
                "live_bytes": sum(b.get("bytes", 0) for b in live), "free_entries": len(table) - len(live),
-               "filtered": filtered}
+               "filtered": filtered, "query": query}
     return Table(BIGPOOL, rows, context)
 
 
@@ -146,4 +146,5 @@ BIGPOOL = View(
     "bigpool", "big pool",
     "Live big-pool blocks (PoolBigPageTable) grouped by tag, largest total first; each "
     "group's blocks by address as its child rows (CSV and JSON list the blocks).",
-    BIGPOOL_COLUMNS, ("tag", "driver", "min_bytes", "sort", "top"), build_bigpool, flat_depth=1)
+    BIGPOOL_COLUMNS, ("tag", "driver", "min_bytes", "sort", "top"), build_bigpool, flat_depth=1,
+    layout="bigpool")

@@ -155,7 +155,7 @@ SUSPECTS = View(
     "flags (severity none). Child rows: the call sites holding the subject's outstanding "
     "allocations, with the newest allocation's stack.",
     SUSPECT_COLUMNS, ("tag", "driver", "min_bytes", "sort", "top", "suspects_only", "threshold"),
-    build_suspects)
+    build_suspects, layout="suspects")
 
 
 # ---------------------------------------------------------------------------------------

@@ -71,9 +71,20 @@ def select_verifier(report: Mapping, query: Query) -> dict | None:
     return dict(verifier, drivers=kept)
 
 
+def _entry_address(driver: Mapping) -> int | None:
+    """The driver's verifier entry: the address !verifier prints on its MODULE: line (the
+    engine's ``entry`` for a driver found by its suspect record, else ``verified_data``)."""
+    for name in ("entry", "verified_data"):
+        value = driver.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def build_verifier(report: Mapping, query: Query) -> Table:
     selected = select_verifier(report, query)
-    context = {"arch": _machine(report), "verifier": selected}
+    context = {"arch": _machine(report), "verifier": selected,
+               "drivers": selected["drivers"] if selected is not None else []}
     if selected is None:
         return Table(VERIFIER, [], context, [NOT_ENABLED])
     rows = []
@@ -86,9 +97,7 @@ def build_verifier(report: Mapping, query: Query) -> Table:
                          "length": a.get("length", 0), "tag": a.get("tag", ""), "key": a.get("key"),
                          "caller": a.get("caller", 0), "caller_symbol": a.get("caller_symbol")})
                     for a in allocations]
-        entry = driver.get("entry")
-        rows.append(Row({"driver": name, "loaded": loaded,
-                         "address": entry if isinstance(entry, int) and not isinstance(entry, bool) else None,
+        rows.append(Row({"driver": name, "loaded": loaded, "address": _entry_address(driver),
                          "length": sum(a.get("length", 0) for a in driver["allocations"])}, children))
     return Table(VERIFIER, rows, context)
 

@@ -172,7 +172,7 @@ def _choose_dtb(context, dump: CrashDump, path: Path, given: int | None,
     found = _scan_dtb(context, dump)
     if found is None:
         raise PageTableNotFound(path, f"{problem}, and Volatility's DTB scan found no page-table "
-                                      f"root{_truncation_note(dump)}; give the DTB explicitly (dtb=...)")
+                                      f"root{_truncation_note(dump)}; give the DTB explicitly (--dtb ADDR)")
     _warn(warnings, path, f"{problem}; using DTB 0x{found[0]:x} found by Volatility's scan")
     return found
 

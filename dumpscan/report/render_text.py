@@ -719,10 +719,25 @@ def render_diff(diff: Mapping, *, top: int = 20) -> str:
                         f"{d['bytes_before']} -> {d['bytes_after']}", f"{d['bytes_delta']:+d}",
                         d["new_allocations"], d["freed_allocations"],
                         _rate(d.get("bytes_per_hour"), "bytes")] for d in drivers], "llrrrrrl")
+    if "suspects" in diff:
+        out += _growth_suspects(diff, top)
     if diff.get("warnings"):
         out += _section("Warnings")
         out += [f" - {w}" for w in diff["warnings"]]
     return "\n".join(out) + "\n"
+
+
+def _growth_suspects(result: Mapping, top: int) -> list[str]:
+    """The ``growth`` suspects of a diff or series (the first ``top``), with their evidence."""
+    suspects = result.get("suspects") or []
+    out = _section(f"Growth suspects ({len(suspects)})")
+    for i, suspect in enumerate(suspects[:top], 1):
+        out.append(f" {i}. tag '{display_tag(suspect['name'])}'  [{suspect['severity']}]  "
+                   f"{number(suspect['bytes'])} bytes in {number(suspect['count'])} allocations")
+        out += [f"      - {e}" for e in suspect.get("evidence") or []]
+    if not suspects:
+        out.append(" none")
+    return out
 
 
 def _yn(value) -> str:
@@ -751,14 +766,7 @@ def render_series(result: Mapping, *, top: int = 20) -> str:
                        for g in growers], "lrrrrl")
     else:
         out.append(" (none)")
-    suspects = result.get("suspects") or []
-    out += _section(f"Growth suspects ({len(suspects)})")
-    for i, suspect in enumerate(suspects, 1):
-        out.append(f" {i}. tag '{display_tag(suspect['name'])}'  [{suspect['severity']}]  "
-                   f"{suspect['bytes']} bytes in {suspect['count']} allocations")
-        out += [f"      - {e}" for e in suspect.get("evidence") or []]
-    if not suspects:
-        out.append(" none")
+    out += _growth_suspects(result, top)
     if result.get("warnings"):
         out += _section("Warnings")
         out += [f" - {w}" for w in result["warnings"]]

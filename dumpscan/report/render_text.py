@@ -25,7 +25,7 @@ from ..analysis.leaks import (Thresholds, bugcheck, display_tag, format_address,
                               machine, report_header, report_label, uptime_seconds)
 from ..dumpfile.headers import DUMP_TYPE_NAMES
 from ..views import VIEWS, Query, Table, tree_rows
-from ..views.format import cell, number, size
+from ..views.format import formatter, number, size
 
 # --------------------------------------------------------------------------------------
 # Formatting primitives
@@ -102,8 +102,9 @@ def render_table(table: Table) -> str:
         numeric = column.kind in ("int", "bytes", "float")
         grid.add_column(column.heading, justify="right" if numeric else "left", overflow="fold",
                         no_wrap=numeric, min_width=len(column.heading) if numeric else None)
+    cells_of = [(c.name, formatter(c, "text", table.arch)) for c in columns]
     for depth, row in tree_rows(table.rows):
-        cells = [cell(c, row.values.get(c.name), "text", table.arch) for c in columns]
+        cells = [convert(row.values.get(name)) for name, convert in cells_of]
         if depth:
             cells[0] = "  " * depth + "- " + cells[0]
         grid.add_row(*cells, style="dim" if depth else None)

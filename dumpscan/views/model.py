@@ -59,7 +59,7 @@ class Row:
     (same columns: the allocations of a driver, the frames of a trace record, ...)."""
 
     values: dict[str, Any]
-    children: Sequence["Row"] = field(default_factory=list)
+    children: Sequence["Row"] = ()
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.values.get(name)

@@ -92,12 +92,14 @@ def _width() -> int:
 def render_table(table: Table) -> str:
     """A view as a rich table: the tree columns, child rows indented under their parent;
     the table's notes after it."""
-    from rich import box
+    from rich.box import Box
     from rich.console import Console
     from rich.table import Table as RichTable
 
     columns = table.view.tree_columns()
-    grid = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    # rich's SIMPLE_HEAD in ASCII: a dashed line under the headings (any terminal encoding)
+    grid = RichTable(box=Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True),
+                     show_edge=False, pad_edge=False)
     for column in columns:
         numeric = column.kind in ("int", "bytes", "float")
         grid.add_column(column.heading, justify="right" if numeric else "left", overflow="fold",

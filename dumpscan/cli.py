@@ -369,6 +369,8 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     with their evidence, top tags, call sites, big pool, verified drivers), one view
     (--section), or the dumpscan.report/1 JSON document.
     """
+    from .analysis.leaks import analyze as analyze_leaks
+
     query = query_from(filters)
     thresholds = thresholds_from(query)
     if section is None:
@@ -382,8 +384,6 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     many = len(paths) > 1
     suspect, shown = False, 0
     for path, report in run.reports():
-        from .analysis.leaks import analyze as analyze_leaks
-
         report["leaks"] = leaks = analyze_leaks(report, thresholds)
         run.warn(path, leaks.get("warnings"))
         try:

@@ -29,7 +29,7 @@ EXIT_OK, EXIT_SUSPECT, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_HELP = ("Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the thresholds; "
              "2 usage error, or no dump could be analyzed; 3 some dumps could not be analyzed "
              "(the others were).")
-SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history"}
+SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history", "poolleak": "suspects"}  # plugin names
 SECTIONS = ("report", *VIEWS, *SECTION_ALIASES, "all")
 SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
 SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "

@@ -501,7 +501,7 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
     elif output_format == "csv":
         text = diff_csv(result)
     else:
-        text = render_diff(result, top=top or 20)
+        text = render_diff(result, top=top or thresholds.top_n)
     emit(text, out)
     sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
 
@@ -536,7 +536,7 @@ def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: st
     elif output_format == "csv":
         text = series_csv(result)
     else:
-        text = render_series(result, top=top or 20)
+        text = render_series(result, top=top or thresholds.top_n)
     emit(text, out)
     sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
 

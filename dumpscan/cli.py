@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .views import OPTIONS, VIEWS, OptionError, Query
+from .views import FILTERS, OPTIONS, VIEWS, OptionError, Query
 
 EXIT_OK, EXIT_SUSPECT, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_HELP = ("Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the thresholds; "
@@ -340,9 +340,6 @@ def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Pat
 # --------------------------------------------------------------------------------------
 # analyze
 
-VIEW_FILTERS = ("tag", "driver", "min_bytes", "sort", "top", "address", "suspects_only")
-
-
 @main.command(epilog=EXIT_HELP)
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
@@ -353,10 +350,10 @@ VIEW_FILTERS = ("tag", "driver", "min_bytes", "sort", "top", "address", "suspect
 @click.option("--section", type=click.Choice(SECTIONS), default=None,
               help="What to show: report (the leak report; default; in CSV its suspects), "
                    + ", ".join(f"{v.name} ({v.title})" if v.title != v.name else v.name for v in VIEWS.values())
-                   + f", all (text only); aliases: "
+                   + ", all (text only); aliases: "
                    + ", ".join(f"{a} = {v}" for a, v in SECTION_ALIASES.items())
                    + ". --address alone means history.")
-@view_options(*VIEW_FILTERS, "pooltag", "threshold", "dtb", "kernel_base")
+@view_options(*FILTERS, "pooltag", "dtb", "kernel_base")
 @fail_option
 @out_option
 @quiet_option

@@ -40,7 +40,7 @@ shows it. A new front end: one adapter implementing :class:`Frontend`.
 from __future__ import annotations
 
 from .model import Column, Frontend, LazyRows, Row, Table, View, flat_rows, tree_rows
-from .options import FILTERS, OPTIONS, SORTS, Option, OptionError, Query, parse_address
+from .options import FILTERS, OPTIONS, Option, OptionError, Query
 from .pool import BIGPOOL, POOLTAGS
 from .suspects import CALLSITES, HITTAG, SUSPECTS
 from .verifier import DRIVERS, HISTORY, VERIFIER, VERIFIERSTATS
@@ -49,4 +49,4 @@ VIEWS: dict[str, View] = {view.name: view for view in (
     SUSPECTS, POOLTAGS, VERIFIER, DRIVERS, VERIFIERSTATS, HISTORY, CALLSITES, BIGPOOL, HITTAG)}
 
 __all__ = ["Column", "Frontend", "LazyRows", "Row", "Table", "View", "flat_rows", "tree_rows",
-           "FILTERS", "OPTIONS", "SORTS", "Option", "OptionError", "Query", "parse_address", "VIEWS"]
+           "FILTERS", "OPTIONS", "Option", "OptionError", "Query", "VIEWS"]

@@ -41,6 +41,10 @@ class Option:
     minimum: int | None = None
     frontends: tuple[str, ...] = ("cli", "vol")
 
+    def __post_init__(self) -> None:
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"option {self.name}: unknown kind {self.kind!r}")
+
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")

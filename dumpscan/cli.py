@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -148,7 +149,8 @@ def thresholds_from(query: Query):
         usage_error(str(exc))
 
 
-def usage_error(message: str):
+def usage_error(message: str) -> NoReturn:
+    """One line on stderr, exit status 2."""
     click.echo(f"dumpscan: {message}", err=True)
     sys.exit(EXIT_USAGE)
 

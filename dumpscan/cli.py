@@ -25,7 +25,8 @@ from .report.select import SORTS
 SECTIONS = ("report", "poolused", "verifier", "history", "bigpool", "callsites", "all")
 HISTORY_RECORDS = 20  # --section history without --address: the newest N (text and csv)
 SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
-SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
+SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz (or zip packs "
+                f"such as Volatility's windows.zip), or a zip pack itself; repeatable. "
                 f"Default: ${SYMBOLS_ENV} (a {os.pathsep!r}-separated list) if set, else ./symbols.")
 
 
@@ -149,9 +150,20 @@ def configure_logging(verbose: int) -> None:
 # --------------------------------------------------------------------------------------
 # shared options
 
+def symbol_locations(ctx, param, values: Sequence[Path]) -> tuple[Path, ...]:
+    """-s values: directories (existing or not) or zip symbol packs, never another file."""
+    from .symbols.sources import is_zip_pack
+
+    for value in values:
+        if value.is_file() and not is_zip_pack(value):
+            raise click.BadParameter(f"{str(value)!r} is a file, not a symbol directory or a zip "
+                                     "symbol pack", ctx=ctx, param=param)
+    return tuple(values)
+
+
 def symbols_option(f):
-    return click.option("-s", "--symbols", "symbols", multiple=True,
-                        type=click.Path(file_okay=False, path_type=Path), help=SYMBOLS_HELP)(f)
+    return click.option("-s", "--symbols", "symbols", multiple=True, callback=symbol_locations,
+                        type=click.Path(path_type=Path), help=SYMBOLS_HELP)(f)
 
 
 def out_option(f):

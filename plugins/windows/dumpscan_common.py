@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Iterable, List, NoReturn, Optional
 
 from volatility3.framework import interfaces, renderers
 from volatility3.framework.configuration import requirements
@@ -20,7 +20,9 @@ from dumpscan.analysis.batch import one_line_error
 from dumpscan.dumpfile.errors import DumpError
 from dumpscan.report.select import SORTS
 from dumpscan.symbols.isf import SymbolTableError
-from dumpscan.vol.errors import DumpOpenError
+from dumpscan.symbols.sources import is_zip_pack
+from dumpscan.vol.errors import DumpOpenError, SymbolsMismatch, SymbolsMissing
+from dumpscan.vol.plugin import PluginError, PluginSymbolError
 
 vollog = logging.getLogger("dumpscan.plugins")
 
@@ -87,23 +89,31 @@ def option(plugin: interfaces.plugins.PluginInterface, name: str, default=None):
 
 
 def symbol_dirs() -> List[Path]:
-    """The symbol directories Volatility searches (its -s directories first)."""
+    """The symbol locations Volatility searches (its -s directories first; each may hold
+    zip packs such as windows.zip)."""
     import volatility3.symbols
 
-    return [Path(p) for p in volatility3.symbols.__path__ if os.path.isdir(p)]
+    return [Path(p) for p in volatility3.symbols.__path__ if os.path.isdir(p) or is_zip_pack(Path(p))]
 
 
-def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) -> Optional[dict]:
+def fail(message: str, exc: Optional[BaseException] = None) -> NoReturn:
+    """Log ``message`` as one ERROR line, then raise the PluginError that makes ``vol``
+    exit with status 1 (a PluginSymbolError when ``exc`` is a symbol-table problem)."""
+    vollog.error("%s", message)
+    symbols = isinstance(exc, (SymbolTableError, SymbolsMissing, SymbolsMismatch))
+    raise (PluginSymbolError if symbols else PluginError)(message)
+
+
+def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) -> dict:
     """dumpscan's report of the dump the plugin runs on; its warnings go to the log
-    (one WARNING line each). None (after one ERROR line) when it cannot be built."""
+    (one WARNING line each). When it cannot be built: :func:`fail` (vol exits 1)."""
     from dumpscan.analysis.engine import analyze_plugin
 
     try:
         report = analyze_plugin(plugin.context, plugin.config["kernel"], symbol_dirs(),
                                 option(plugin, "pooltag"), search_tag_owners=owners)
     except ANALYSIS_ERRORS as exc:
-        vollog.error("dumpscan cannot analyze this dump: %s", one_line_error(exc))
-        return None
+        fail(f"dumpscan cannot analyze this dump: {one_line_error(exc)}", exc)
     for warning in report.get("warnings") or []:
         vollog.warning("%s", " ".join(str(warning).split()))
     return report
@@ -119,4 +129,4 @@ def text(value):
 
 
 __all__ = ["NA", "kernel_requirement", "pooltag_requirement", "filter_requirements", "patterns",
-           "option", "symbol_dirs", "analyze", "hexa", "text", "vollog"]
+           "option", "symbol_dirs", "fail", "analyze", "hexa", "text", "vollog"]

@@ -34,8 +34,6 @@ class HitTag(interfaces.plugins.PluginInterface):
 
     def _generator(self):
         report = common.analyze(self, owners=False)
-        if report is None:
-            return
         hit = report.get("pool_hit_tag")
         if not isinstance(hit, dict):
             yield (0, (common.NA, format_hints.Hex(DEFAULT_POOL_HIT_TAG), common.NA, common.NA, common.NA,

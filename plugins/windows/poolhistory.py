@@ -45,8 +45,6 @@ class PoolHistory(interfaces.plugins.PluginInterface):
     def _generator(self, address):
         count = common.option(self, "count", DEFAULT_COUNT)
         report = common.analyze(self, owners=False)
-        if report is None:
-            return
         if not isinstance(report.get("verifier"), dict):
             common.vollog.warning("Driver Verifier is not enabled in this dump: there is no pool "
                                   "allocate/free log")
@@ -74,7 +72,6 @@ class PoolHistory(interfaces.plugins.PluginInterface):
         address = self.config.get("address", None)
         try:
             address = parse_address(address) if address not in (None, "") else None
-        except ValueError as exc:  # a bad option: one line, no rows (as an argparse error would)
-            common.vollog.error("--address: %s", exc)
-            return renderers.TreeGrid(columns, iter(()))
+        except ValueError as exc:  # a bad option: one line, exit status 1
+            common.fail(f"--address: {exc}")
         return renderers.TreeGrid(columns, self._generator(address))

@@ -63,8 +63,6 @@ class PoolLeak(interfaces.plugins.PluginInterface):
 
     def _generator(self, thresholds: Thresholds):
         report = common.analyze(self)
-        if report is None:
-            return
         leaks = analyze_leaks(report, thresholds)
         for warning in leaks.get("warnings") or []:
             common.vollog.warning("%s", warning)
@@ -157,9 +155,8 @@ class PoolLeak(interfaces.plugins.PluginInterface):
                    ("Caller", format_hints.Hex), ("CallerSymbol", str), ("Rules", str), ("Evidence", str)]
         try:
             thresholds = self._thresholds()
-        except (ValueError, TypeError) as exc:  # a bad option: one line, no rows
-            common.vollog.error("--threshold: %s", exc)
-            return renderers.TreeGrid(columns, iter(()))
+        except (ValueError, TypeError) as exc:  # a bad option: one line, exit status 1
+            common.fail(f"--threshold: {exc}")
         return renderers.TreeGrid(columns, self._generator(thresholds))
 
 

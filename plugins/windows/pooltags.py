@@ -38,8 +38,6 @@ class PoolTags(interfaces.plugins.PluginInterface):
 
     def _generator(self):
         report = common.analyze(self)
-        if report is None:
-            return
         partial = [dict(row, partial=True) for row in tag_rows({"tags": report.get("tags_partial") or []})]
         rows = select_tags(tag_rows(report) + partial, tags=common.patterns(self.config.get("tags")),
                            drivers=common.patterns(self.config.get("driver")),

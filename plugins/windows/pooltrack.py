@@ -46,8 +46,7 @@ class PoolTrack(interfaces.plugins.PluginInterface):
             totals = read_tag_tables(view)
             widths = {field: 8 * member(view, TYPE, field)[1].size for field in FIELDS.values()}
         except (*common.ANALYSIS_ERRORS, MemoryAbsent) as exc:
-            common.vollog.error("dumpscan cannot read the pool tag tables: %s", one_line_error(exc))
-            return
+            common.fail(f"dumpscan cannot read the pool tag tables: {one_line_error(exc)}", exc)
         for warning in totals.warnings:
             common.vollog.warning("%s", " ".join(str(warning).split()))
         match = tag_matcher(common.patterns(self.config.get("tags")))

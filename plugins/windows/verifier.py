@@ -42,19 +42,16 @@ class Verifier(interfaces.plugins.PluginInterface):
                 description="List the MmVerifierData statistics, flags and per-driver counters instead"),
         ]
 
-    def _report_verifier(self):
-        report = common.analyze(self, owners=False)
-        if report is None:
-            return None, None
-        return report, select_verifier(report, tags=common.patterns(self.config.get("tags")),
-                                       drivers=common.patterns(self.config.get("driver")),
-                                       min_bytes=common.option(self, "min-bytes", 0))
+    def _selected_verifier(self):
+        """The report's verifier section, filtered by the options (None without Driver Verifier)."""
+        return select_verifier(common.analyze(self, owners=False), tags=common.patterns(self.config.get("tags")),
+                               drivers=common.patterns(self.config.get("driver")),
+                               min_bytes=common.option(self, "min-bytes", 0))
 
     def _generator(self):
-        report, verifier = self._report_verifier()
+        verifier = self._selected_verifier()
         if verifier is None:
-            if report is not None:
-                common.vollog.warning("Driver Verifier is not enabled in this dump (no MmVerifierData settings)")
+            common.vollog.warning("Driver Verifier is not enabled in this dump (no MmVerifierData settings)")
             return
         top = common.option(self, "top")
         for driver in verifier.get("drivers") or []:
@@ -72,10 +69,9 @@ class Verifier(interfaces.plugins.PluginInterface):
                            format_hints.Hex(alloc.get("caller", 0)), common.text(alloc.get("caller_symbol"))))
 
     def _summary(self):
-        report, verifier = self._report_verifier()
+        verifier = self._selected_verifier()
         if verifier is None:
-            if report is not None:
-                common.vollog.warning("Driver Verifier is not enabled in this dump (no MmVerifierData settings)")
+            common.vollog.warning("Driver Verifier is not enabled in this dump (no MmVerifierData settings)")
             return
         level = verifier.get("level", 0) or 0
         yield (0, ("MmVerifierData", "Level", level))

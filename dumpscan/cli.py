@@ -621,5 +621,29 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
         sys.exit(1)
 
 
+# --------------------------------------------------------------------------------------
+# vol
+
+
+@main.command("vol", add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--print-plugin-dir", is_flag=True,
+              help="Print the folder of dumpscan's Volatility3 plugins (for vol -p) and exit.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def vol(print_plugin_dir: bool, args: tuple[str, ...]) -> None:
+    """Run Volatility3 with dumpscan's plugins: dumpscan vol -s SYMBOLS -f DUMP windows.poolleak.
+
+    Every argument goes to Volatility's own command line (`vol`), whose plugin path gets
+    the plugin folder installed with dumpscan (as `vol -p FOLDER` would); `dumpscan vol -h`
+    is Volatility's help. See docs/volatility.md.
+    """
+    from .vol.command import PLUGIN_DIR, run_volatility
+
+    if print_plugin_dir:
+        click.echo(str(PLUGIN_DIR))
+        return
+    run_volatility(args)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,6 +1,6 @@
 """Teach Volatility3 every Windows kernel crash-dump format dumpscan reads.
 
-``vol -p plugins ...`` imports every module in this directory.  Importing this one
+``dumpscan vol ...`` and ``vol -p plugins ...`` import every module in this directory.  Importing this one
 defines two classes Volatility discovers by subclass (``framework.class_subclasses``):
 
 * ``DumpscanCrashDumpStacker`` (a StackerLayerInterface, stack_order 9): DumpType 1, 2,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,11 @@ def run(command: list, cwd: Path, env: dict | None = None, timeout: int = 600) -
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("wheel")
-    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", ROOT], cwd=root)
+    source = root / "source"  # a copy: building in place would write build/ into the checkout
+    shutil.copytree(ROOT / "dumpscan", source / "dumpscan", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", source], cwd=root)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (root / "dist").glob("dumpscan-*.whl")
     made = run([sys.executable, "-m", "venv", root / "venv"], cwd=root)

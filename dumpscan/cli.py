@@ -344,7 +344,9 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     outputs: list[str] = []
     documents: list[dict] = []
     statuses: list[int] = []
+    reports: list[tuple[Path, dict]] = []
     for path, report in analyze_many(paths, dirs, pooltag, quiet):
+        reports.append((path, report))
         report["leaks"] = leaks = analyze_leaks(report, thresholds)
         statuses.append(int(leaks.get("exit_status") or 0))
         if not quiet:
@@ -364,6 +366,10 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
             statuses.pop()
     if not statuses:  # every dump failed (each said why), or a directory held none
         sys.exit(2)
+    note = None if quiet else symbols_note(
+        {str(p): (r.get("coverage") or {}).get("symbols_wanted") or [] for p, r in reports}, len(reports))
+    if note:
+        click.echo(note, err=True)
     if output_format == "json":
         text = _json(documents[0] if len(documents) == 1 and len(paths) == 1 else documents)
     elif output_format == "csv":
@@ -619,6 +625,117 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
         sys.exit(2)
     if fail_on_suspect and any(r.exit_status for r in rows):
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------------------
+# symbols
+
+SYMBOL_COLUMNS = ("module", "base", "pdb", "guid", "age", "status", "table")
+
+
+def symbols_note(wanted: dict[str, list[dict]], analyzed: int) -> str | None:
+    """The one line ``analyze`` prints when driver tables would name callers shown as
+    ``module+0xoff`` (``coverage.symbols_wanted`` of each report), else None."""
+    pdbs = sorted({f"{w['pdb']} {w['guid']}-{w['age']}" for tables in wanted.values() for w in tables})
+    if not pdbs:
+        return None
+    shown = ", ".join(pdbs[:5]) + (f" and {len(pdbs) - 5} more" if len(pdbs) > 5 else "")
+    dumps = [d for d, tables in wanted.items() if tables]
+    if analyzed == 1:
+        return (f"dumpscan: {dumps[0]}: note: driver symbol tables would improve caller names: {shown} "
+                f"(run `dumpscan symbols {dumps[0]}`)")
+    return (f"dumpscan: note: driver symbol tables would improve caller names in {len(dumps)} of "
+            f"{analyzed} dumps: {shown} (run `dumpscan symbols DUMP...`)")
+
+
+def render_symbol_needs(listed: list, output_format: str) -> str:
+    """``dumpscan symbols`` output: a table per dump (text), rows with a dump column (csv),
+    or a list of {dump, note, tables} (json)."""
+    if output_format == "json":
+        return _json([{"dump": n.dump, "note": n.note, "tables": [t.as_dict() for t in n.tables]}
+                      for n in listed])
+    if output_format == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(("dump",) + SYMBOL_COLUMNS)
+        for needs in listed:
+            for t in needs.tables:
+                writer.writerow((needs.dump, t.module, "" if t.base is None else f"{t.base:#x}", t.pdb or "",
+                                 t.guid or "", "" if t.age is None else t.age, t.status, t.table))
+        return buffer.getvalue()
+    parts = []
+    for needs in listed:
+        rows = [("Module", "PDB", "GUID-age", "Status", "Table")]
+        rows += [(t.module, t.pdb or "?", f"{t.guid}-{t.age}" if t.guid else "?", t.status,
+                  ("put it at " if t.status == "missing" else "") + t.table) for t in needs.tables]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = [needs.dump] + ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4]
+                                for r in rows]
+        if needs.note:
+            lines.append(f"  ({needs.note})")
+        missing = sum(t.status == "missing" for t in needs.tables)
+        if missing:
+            lines.append(f"  {missing} of {len(needs.tables)} tables missing: convert each PDB with "
+                         "`dumpscan symbols --import FILE.pdb -s DIR` (its GUID and age must match)")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+@main.command("symbols")
+@click.argument("dumps", nargs=-1, type=click.Path(path_type=Path))
+@symbols_option
+@click.option("--import", "imports", multiple=True, metavar="FILE.pdb", type=click.Path(path_type=Path),
+              help="Convert this PDB with Volatility's pdbconv into the first symbol directory, as "
+                   "windows/<pdb>/<GUID>-<age>.json.xz; repeatable.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
+              show_default=True)
+@out_option
+def symbols_command(dumps: tuple[Path, ...], symbols: tuple[Path, ...], imports: tuple[Path, ...],
+                    output_format: str, out: Path | None) -> None:
+    """The symbol tables DUMPs need, and whether the symbol directories hold them.
+
+    Lists the kernel and every loaded driver with the PDB named by its image's CodeView
+    record (GUID and age) and where its table was found, or where it belongs. With
+    --import, converts local PDBs into the first symbol directory (offline).
+    Exit status: 0 done; 2 when a PDB could not be imported or no dump could be read.
+    """
+    if not dumps and not imports:
+        raise click.UsageError("name a dump, or give --import FILE.pdb")
+    dirs = symbol_dirs(symbols)
+    failed = False
+    if imports:
+        from .symbols.sources import is_zip_pack
+        from .vol.pdbimport import PdbImportError, import_pdb
+
+        directory = next((d for d in dirs if not is_zip_pack(d)), None)
+        if directory is None:
+            raise click.UsageError("--import writes into a symbol directory, not a zip pack: give -s DIR")
+        for pdb_file in imports:
+            try:
+                pdb, target = import_pdb(pdb_file, directory)
+            except PdbImportError as exc:
+                click.echo(f"dumpscan: {exc}", err=True)
+                failed = True
+                continue
+            click.echo(f"{pdb_file}: {pdb.name} {pdb.guid}-{pdb.age} -> {target}")
+    if dumps:
+        from .analysis.symbol_needs import symbol_needs
+
+        listed = []
+        for path in expand(list(dumps)):
+            try:
+                listed.append(symbol_needs(path, dirs))
+            except Exception as exc:  # one line per dump that cannot be read, never a traceback
+                error(path, one_line_error(exc))
+        if listed:
+            emit(render_symbol_needs(listed, output_format), out)
+        else:
+            failed = True
+    if failed:
+        sys.exit(2)
 
 
 # --------------------------------------------------------------------------------------

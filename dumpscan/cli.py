@@ -220,6 +220,8 @@ def main(verbose: int) -> None:
     dumpscan diff OLD.dmp NEW.dmp                     what grew between two dumps
     dumpscan series T0.dmp T1.dmp T2.dmp              tags growing across dumps
     dumpscan batch ARCHIVE/                           one summary row per dump
+    dumpscan symbols MEMORY.DMP                       the PDBs it needs, their tables found or not
+    dumpscan vol -f MEMORY.DMP windows.poolleak       Volatility3 with dumpscan's plugins
 
     \b
     Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the

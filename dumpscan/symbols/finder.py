@@ -25,8 +25,9 @@ class MissingSymbols(SymbolTableError):
         target = expected_location(pdb, symbol_dirs)
         super().__init__(
             f"no symbol table for {pdb.name} GUID {pdb.guid} age {pdb.age}; put its ISF at "
-            f"{target} (convert {pdb.name} with: python -m volatility3.framework.symbols."
-            f"windows.pdbconv -p {pdb.name} -g {pdb.guid}{pdb.age})")
+            f"{target} (from a copy of {pdb.name}: dumpscan symbols --import {pdb.name} -s "
+            f"{target.parents[2]}; or download and convert it with: python -m volatility3.framework."
+            f"symbols.windows.pdbconv -p {pdb.name} -g {pdb.guid}{pdb.age})")
         self.pdb = pdb
 
 

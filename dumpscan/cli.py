@@ -369,7 +369,8 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     if not statuses:  # every dump failed (each said why), or a directory held none
         sys.exit(2)
     note = None if quiet else symbols_note(
-        {str(p): (r.get("coverage") or {}).get("symbols_wanted") or [] for p, r in reports}, len(reports))
+        {str(p): ((r.get("coverage") or {}).get("modules") or {}).get("symbols_wanted") or []
+         for p, r in reports}, len(reports))
     if note:
         click.echo(note, err=True)
     if output_format == "json":
@@ -637,7 +638,7 @@ SYMBOL_COLUMNS = ("module", "base", "pdb", "guid", "age", "status", "table")
 
 def symbols_note(wanted: dict[str, list[dict]], analyzed: int) -> str | None:
     """The one line ``analyze`` prints when driver tables would name callers shown as
-    ``module+0xoff`` (``coverage.symbols_wanted`` of each report), else None."""
+    ``module+0xoff`` (``coverage.modules.symbols_wanted`` of each report), else None."""
     pdbs = sorted({f"{w['pdb']} {w['guid']}-{w['age']}" for tables in wanted.values() for w in tables})
     if not pdbs:
         return None

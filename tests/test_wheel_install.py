@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DUMPS, ROOT, SYMBOLS
+from conftest import DUMPS, ROOT, SYMBOLS, run_vol
 
 X86 = DUMPS / "win81-x86-verifier.dmp"
 OURS = ["windows.hittag.HitTag", "windows.poolhistory.PoolHistory", "windows.poolleak.PoolLeak",
@@ -107,3 +107,12 @@ def test_plain_vol_with_the_plugin_folder_in_vol_json(installed):
                              env={"HOME": str(installed["home"])}))
     via_dumpscan = run([installed["bin"] / "dumpscan", "vol", *vol_args(installed)], cwd=installed["cwd"])
     assert rows == json.loads(via_dumpscan.stdout)
+
+
+def test_dumpscan_vol_in_this_environment_equals_vol_p_plugins(vol_cache):
+    """The same without a wheel: `dumpscan vol` from the checkout's environment."""
+    args = ["-q", "--offline", "--cache-path", vol_cache, "-r", "json", "-s", SYMBOLS, "-f", X86, "windows.poolleak"]
+    via_dumpscan = run([sys.executable, "-m", "dumpscan.cli", "vol", *args], cwd=ROOT)
+    expected = run_vol(X86, "windows.poolleak", plugins=True, cache=vol_cache)
+    assert expected.returncode == 0, expected.stderr[-2000:]
+    assert poolleak_rows(via_dumpscan) == json.loads(expected.stdout)

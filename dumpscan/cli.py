@@ -368,6 +368,8 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
             statuses.pop()
     if not statuses:  # every dump failed (each said why), or a directory held none
         sys.exit(2)
+    from .report.render_symbols import symbols_note
+
     note = None if quiet else symbols_note(
         {str(p): ((r.get("coverage") or {}).get("modules") or {}).get("symbols_wanted") or []
          for p, r in reports}, len(reports))
@@ -633,60 +635,6 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
 # --------------------------------------------------------------------------------------
 # symbols
 
-SYMBOL_COLUMNS = ("module", "base", "pdb", "guid", "age", "status", "table")
-
-
-def symbols_note(wanted: dict[str, list[dict]], analyzed: int) -> str | None:
-    """The one line ``analyze`` prints when driver tables would name callers shown as
-    ``module+0xoff`` (``coverage.modules.symbols_wanted`` of each report), else None."""
-    pdbs = sorted({f"{w['pdb']} {w['guid']}-{w['age']}" for tables in wanted.values() for w in tables})
-    if not pdbs:
-        return None
-    shown = ", ".join(pdbs[:5]) + (f" and {len(pdbs) - 5} more" if len(pdbs) > 5 else "")
-    dumps = [d for d, tables in wanted.items() if tables]
-    if analyzed == 1:
-        return (f"dumpscan: {dumps[0]}: note: driver symbol tables would improve caller names: {shown} "
-                f"(run `dumpscan symbols {dumps[0]}`)")
-    return (f"dumpscan: note: driver symbol tables would improve caller names in {len(dumps)} of "
-            f"{analyzed} dumps: {shown} (run `dumpscan symbols DUMP...`)")
-
-
-def render_symbol_needs(listed: list, output_format: str) -> str:
-    """``dumpscan symbols`` output: a table per dump (text), rows with a dump column (csv),
-    or a list of {dump, note, tables} (json)."""
-    if output_format == "json":
-        return _json([{"dump": n.dump, "note": n.note, "tables": [t.as_dict() for t in n.tables]}
-                      for n in listed])
-    if output_format == "csv":
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(("dump",) + SYMBOL_COLUMNS)
-        for needs in listed:
-            for t in needs.tables:
-                writer.writerow((needs.dump, t.module, "" if t.base is None else f"{t.base:#x}", t.pdb or "",
-                                 t.guid or "", "" if t.age is None else t.age, t.status, t.table))
-        return buffer.getvalue()
-    parts = []
-    for needs in listed:
-        rows = [("Module", "PDB", "GUID-age", "Status", "Table")]
-        rows += [(t.module, t.pdb or "?", f"{t.guid}-{t.age}" if t.guid else "?", t.status,
-                  ("put it at " if t.status == "missing" else "") + t.table) for t in needs.tables]
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = [needs.dump] + ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4]
-                                for r in rows]
-        if needs.note:
-            lines.append(f"  ({needs.note})")
-        missing = sum(t.status == "missing" for t in needs.tables)
-        if missing:
-            lines.append(f"  {missing} of {len(needs.tables)} tables missing: convert each PDB with "
-                         "`dumpscan symbols --import FILE.pdb -s DIR` (its GUID and age must match)")
-        parts.append("\n".join(lines) + "\n")
-    return "\n".join(parts)
-
-
 @main.command("symbols")
 @click.argument("dumps", nargs=-1, type=click.Path(path_type=Path))
 @symbols_option
@@ -734,6 +682,8 @@ def symbols_command(dumps: tuple[Path, ...], symbols: tuple[Path, ...], imports:
             except Exception as exc:  # one line per dump that cannot be read, never a traceback
                 error(path, one_line_error(exc))
         if listed:
+            from .report.render_symbols import render_symbol_needs
+
             emit(render_symbol_needs(listed, output_format), out)
         else:
             failed = True

@@ -172,3 +172,12 @@ def test_plugins_read_every_form_as_the_directory(form, locations, directory_gri
     grid = json.loads(result.stdout)
     assert grid == directory_grid
     assert any(row["CallerSymbol"] == "myfault!PoolLeak+0x21" for row in grid)
+
+
+@pytest.mark.parametrize("compress", [lambda b: lzma.compress(b), gzip.compress, bz2.compress])
+def test_a_truncated_compressed_table_is_corrupt_not_short_json(tmp_path, compress):
+    packed = compress(lzma.decompress(TABLES[0].read_bytes()))
+    cut = tmp_path / "cut.json.xz"  # the name does not matter: the magic bytes do
+    cut.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(SymbolTableError, match="corrupt compressed data"):
+        SymbolTable.load(cut)

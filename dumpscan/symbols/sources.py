@@ -27,24 +27,38 @@ ISF_SUFFIXES = (".json.xz", ".json", ".json.gz", ".json.bz2")  # the order table
 JAR_PREFIX = "jar:"
 MAX_TABLE_BYTES = 1 << 30  # a decompressed ISF larger than this is not read (the biggest kernel's is ~60 MB)
 
-# magic bytes -> decompressor (xz: "FD 37 7A 58 5A 00", gzip: "1F 8B", bzip2: "BZh")
-_DECOMPRESSORS = ((b"\xfd7zXZ\x00", lzma.LZMADecompressor), (b"\x1f\x8b", None), (b"BZh", bz2.BZ2Decompressor))
 # a pack member named like Volatility's layout: .../<pdb>/<GUID>-<age><suffix>
 _MEMBER = re.compile(r"(?:^|/)([^/]+)/([0-9A-Fa-f]{32})-(\d+)(\.json(?:\.xz|\.gz|\.bz2)?)$")
+
+
+def _inflate_stream(decompressor, raw: bytes) -> bytes:
+    """One xz or bzip2 stream, at most MAX_TABLE_BYTES + 1 bytes of it; a stream that
+    ends early is corrupt (these decompressors do not raise for it)."""
+    out = decompressor.decompress(raw, max_length=MAX_TABLE_BYTES + 1)
+    if len(out) <= MAX_TABLE_BYTES and not decompressor.eof:
+        raise EOFError("the compressed stream ends early")
+    return out
+
+
+def _inflate_gzip(raw: bytes) -> bytes:
+    return gzip.GzipFile(fileobj=io.BytesIO(raw)).read(MAX_TABLE_BYTES + 1)
+
+
+# magic bytes -> inflate (xz: "FD 37 7A 58 5A 00", gzip: "1F 8B", bzip2: "BZh")
+_INFLATE = ((b"\xfd7zXZ\x00", lambda raw: _inflate_stream(lzma.LZMADecompressor(), raw)),
+            (b"\x1f\x8b", _inflate_gzip),
+            (b"BZh", lambda raw: _inflate_stream(bz2.BZ2Decompressor(), raw)))
 
 
 def decompress(raw: bytes) -> bytes:
     """``raw`` inflated when it starts with xz, gzip or bzip2 magic, else as it is.
 
-    Raises ValueError for corrupt data or more than MAX_TABLE_BYTES of output."""
-    for magic, decompressor in _DECOMPRESSORS:
+    Raises ValueError for corrupt or truncated data, or more than MAX_TABLE_BYTES of output."""
+    for magic, inflate in _INFLATE:
         if not raw.startswith(magic):
             continue
         try:
-            if decompressor is None:  # gzip: one member stream at most this large
-                out = gzip.GzipFile(fileobj=io.BytesIO(raw)).read(MAX_TABLE_BYTES + 1)
-            else:
-                out = decompressor().decompress(raw, max_length=MAX_TABLE_BYTES + 1)
+            out = inflate(raw)
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise ValueError(f"corrupt compressed data ({exc})") from None
         if len(out) > MAX_TABLE_BYTES:

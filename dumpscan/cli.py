@@ -150,7 +150,8 @@ def configure_logging(verbose: int) -> None:
 # --------------------------------------------------------------------------------------
 # shared options
 
-def symbol_locations(ctx: click.Context, param: click.Parameter, values: Sequence[Path]) -> tuple[Path, ...]:
+def symbol_locations(ctx: click.Context, param: click.Parameter,
+                     values: Sequence[Path]) -> tuple[Path, ...]:
     """-s values: directories (existing or not) or zip symbol packs, never another file."""
     from .symbols.sources import is_zip_pack
 

@@ -55,7 +55,8 @@ def recompressed(root: Path, suffix: str) -> Path:
 def locations(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("symbol-locations")
     return {
-        "pack in a directory": build_pack(root / "packdir" / "windows.zip").parent,
+        # a space and a percent-escape lookalike: jar: paths are literal, as Volatility writes them
+        "pack in a directory": build_pack(root / "pack dir%20" / "windows.zip").parent,
         "pack given directly": build_pack(root / "direct" / "windows.zip"),
         ".json.gz": recompressed(root / "gz", ".json.gz"),
         ".json.bz2": recompressed(root / "bz2", ".json.bz2"),

@@ -76,13 +76,13 @@ def local_path(location: str | os.PathLike) -> Path:
 
 
 def split_jar(location: str) -> tuple[Path, str] | None:
-    """(zip path, member) of a ``jar:file:<zip>!<member>`` URL, else None."""
-    if not location.startswith(JAR_PREFIX) or "!" not in location:
+    """(zip path, member) of a ``jar:file:<zip>!<member>`` URL, else None. The zip path
+    is taken literally, as Volatility writes and reads it (``file_symbol_url``,
+    ``JarHandler``: no percent-escapes)."""
+    if not location.startswith(JAR_PREFIX + "file:") or "!" not in location:
         return None
-    archive, member = location[len(JAR_PREFIX):].rsplit("!", 1)
-    if not archive.startswith("file:"):
-        return None
-    return local_path(archive), member.lstrip("/")
+    archive, member = location[len(JAR_PREFIX + "file:"):].rsplit("!", 1)
+    return Path(archive), member.lstrip("/")
 
 
 def jar_url(archive: Path, member: str) -> str:

@@ -79,7 +79,7 @@ def test_every_form_of_a_table_reads_the_same_document(locations):
 
 
 def test_a_pack_member_is_found_under_any_prefix_and_pdb_name_case(tmp_path):
-    pack = build_pack(tmp_path / "symbols.zip", prefix="volatility3/symbols/")
+    build_pack(tmp_path / "symbols.zip", prefix="volatility3/symbols/")
     table = TABLES[0]
     pdb = identity(table)
     shouted = PdbIdentity(pdb.name.upper(), pdb.guid, pdb.age)
@@ -137,7 +137,8 @@ def directory_report() -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("form", ["pack in a directory", "pack given directly", ".json.gz", ".json.bz2", ".json"])
+@pytest.mark.parametrize("form", ["pack in a directory", "pack given directly", ".json.gz", ".json.bz2",
+                                  ".json"])
 def test_cli_reads_every_form_as_the_directory(form, locations, directory_report):
     result = dumpscan("analyze", "-s", str(locations[form]), str(X86))
     assert result.returncode == 0, result.stderr

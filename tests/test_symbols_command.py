@@ -106,7 +106,8 @@ def test_symbols_without_the_kernel_table_names_it_and_says_why_no_drivers(tmp_p
     (kernel,) = needs["tables"]
     assert (kernel["pdb"], kernel["guid"], kernel["status"]) == \
         ("ntkrpamp.pdb", "D5CA0000000000000000000000009600", "missing")
-    assert kernel["table"] == str(tmp_path / "windows" / "ntkrpamp.pdb" / "D5CA0000000000000000000000009600-1.json.xz")
+    assert kernel["table"] == str(tmp_path / "windows" / "ntkrpamp.pdb" /
+                                  "D5CA0000000000000000000000009600-1.json.xz")
     assert "drivers are listed once the kernel's table is there" in needs["note"]
 
 
@@ -154,7 +155,8 @@ def test_import_converts_a_real_pdb_where_the_image_looks_for_it(tmp_path):
     assert table.pdb == ("leak.pdb", identity.guid, identity.age)
     assert table.rva("PoolLeak") == 0x1000  # .text starts at RVA 0x1000; PoolLeak is first
     entry = table.layout("_LEAK_ENTRY")
-    assert (entry.size, entry.members["Next"].kind, entry.members["Length"].offset, entry.members["Tag"].offset) == \
+    members = entry.members
+    assert (entry.size, members["Next"].kind, members["Length"].offset, members["Tag"].offset) == \
         (24, "pointer", 16, 20)
     again = dumpscan("symbols", "--import", PDB_DIR / "leak.pdb", "-s", tmp_path)  # replaces, no leftovers
     assert again.returncode == 0 and [p.name for p in target.parent.iterdir()] == [target.name]

@@ -35,7 +35,8 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     shutil.copytree(ROOT / "dumpscan", source / "dumpscan", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", source], cwd=root)
+    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", source],
+                cwd=root)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (root / "dist").glob("dumpscan-*.whl")
     made = run([sys.executable, "-m", "venv", root / "venv"], cwd=root)
@@ -99,7 +100,8 @@ def test_each_plugin_name_resolves_to_exactly_one_plugin(installed):
 
 
 def test_plain_vol_with_the_plugin_folder_in_vol_json(installed):
-    folder = run([installed["bin"] / "dumpscan", "vol", "--print-plugin-dir"], cwd=installed["cwd"]).stdout.strip()
+    folder = run([installed["bin"] / "dumpscan", "vol", "--print-plugin-dir"],
+                 cwd=installed["cwd"]).stdout.strip()
     config = installed["home"] / ".config" / "volatility3" / "vol.json"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(json.dumps({"plugin_dirs": folder}))
@@ -111,7 +113,8 @@ def test_plain_vol_with_the_plugin_folder_in_vol_json(installed):
 
 def test_dumpscan_vol_in_this_environment_equals_vol_p_plugins(vol_cache):
     """The same without a wheel: `dumpscan vol` from the checkout's environment."""
-    args = ["-q", "--offline", "--cache-path", vol_cache, "-r", "json", "-s", SYMBOLS, "-f", X86, "windows.poolleak"]
+    args = ["-q", "--offline", "--cache-path", vol_cache, "-r", "json", "-s", SYMBOLS, "-f", X86,
+            "windows.poolleak"]
     via_dumpscan = run([sys.executable, "-m", "dumpscan.cli", "vol", *args], cwd=ROOT)
     expected = run_vol(X86, "windows.poolleak", plugins=True, cache=vol_cache)
     assert expected.returncode == 0, expected.stderr[-2000:]

@@ -82,7 +82,8 @@ def read_codeview(read: Callable[[int, int], bytes], base: int) -> PdbIdentity:
             headers = NT_HEADERS.parse(read(nt, NT_HEADERS.sizeof()))
         except ConstructError:
             raise CodeViewError(f"no PE header at {nt:#x}") from None
-        directories = nt + OPTIONAL_HEADER_OFFSET + DATA_DIRECTORIES.get(headers.Magic, DATA_DIRECTORIES[0x10B])
+        optional = nt + OPTIONAL_HEADER_OFFSET
+        directories = optional + DATA_DIRECTORIES.get(headers.Magic, DATA_DIRECTORIES[0x10B])
         debug = DATA_DIRECTORY.parse(read(directories + DEBUG_DIRECTORY_INDEX * DATA_DIRECTORY.sizeof(),
                                           DATA_DIRECTORY.sizeof()))
         count = min(debug.Size // DEBUG_DIRECTORY.sizeof(), MAX_DEBUG_ENTRIES)

@@ -44,7 +44,8 @@ class Verifier(interfaces.plugins.PluginInterface):
 
     def _selected_verifier(self):
         """The report's verifier section, filtered by the options (None without Driver Verifier)."""
-        return select_verifier(common.analyze(self, owners=False), tags=common.patterns(self.config.get("tags")),
+        return select_verifier(common.analyze(self, owners=False),
+                               tags=common.patterns(self.config.get("tags")),
                                drivers=common.patterns(self.config.get("driver")),
                                min_bytes=common.option(self, "min-bytes", 0))
 

@@ -58,9 +58,10 @@ def test_the_wheel_is_imported_not_the_checkout(installed):
     folder = run([installed["bin"] / "dumpscan", "vol", "--print-plugin-dir"], cwd=installed["cwd"])
     plugin_dir = Path(folder.stdout.strip())
     assert plugin_dir.is_relative_to(installed["bin"].parent)
-    assert sorted(p.name for p in (plugin_dir / "windows").glob("*.py")) == [
-        "dumpscan_common.py", "hittag.py", "poolhistory.py", "poolleak.py", "pooltags.py",
-        "pooltrack.py", "verifier.py"]
+    shipped = sorted(p.relative_to(plugin_dir) for p in plugin_dir.rglob("*.py"))
+    assert shipped == sorted(p.relative_to(ROOT / "dumpscan" / "volplugins")
+                             for p in (ROOT / "dumpscan" / "volplugins").rglob("*.py"))
+    assert Path("dumpscan_formats.py") in shipped and Path("windows", "poolleak.py") in shipped
 
 
 def test_installed_dumpscan_analyzes_a_bundled_dump(installed):

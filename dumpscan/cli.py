@@ -33,7 +33,8 @@ EXIT_HELP = ("Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the
 SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history", "poolleak": "suspects"}  # plugin names
 SECTIONS = ("report", *VIEWS, *SECTION_ALIASES, "all")
 SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
-SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
+SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz (or zip packs "
+                f"such as Volatility's windows.zip), or a zip pack itself; repeatable. "
                 f"Default: ${SYMBOLS_ENV} (a {os.pathsep!r}-separated list) if set, else ./symbols.")
 
 
@@ -229,9 +230,21 @@ def view_options(*names: str):
     return decorate
 
 
+def symbol_locations(ctx: click.Context, param: click.Parameter,
+                     values: Sequence[Path]) -> tuple[Path, ...]:
+    """-s values: directories (existing or not) or zip symbol packs, never another file."""
+    from .symbols.sources import is_zip_pack
+
+    for value in values:
+        if value.is_file() and not is_zip_pack(value):
+            raise click.BadParameter(f"{str(value)!r} is a file, not a symbol directory or a zip "
+                                     "symbol pack", ctx=ctx, param=param)
+    return tuple(values)
+
+
 def symbols_option(f):
-    return click.option("-s", "--symbols", "symbols", multiple=True,
-                        type=click.Path(file_okay=False, path_type=Path), help=SYMBOLS_HELP)(f)
+    return click.option("-s", "--symbols", "symbols", multiple=True, callback=symbol_locations,
+                        type=click.Path(path_type=Path), help=SYMBOLS_HELP)(f)
 
 
 def out_option(f):
@@ -287,6 +300,8 @@ def main(verbose: int) -> None:
     dumpscan diff OLD.dmp NEW.dmp                     what grew between two dumps
     dumpscan series T0.dmp T1.dmp T2.dmp              tags growing across dumps
     dumpscan batch ARCHIVE/                           one summary row per dump
+    dumpscan symbols MEMORY.DMP                       the PDBs it needs, their tables found or not
+    dumpscan vol -f MEMORY.DMP windows.poolleak       Volatility3 with dumpscan's plugins
     """
     configure_logging(verbose)
 
@@ -382,7 +397,9 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     frontend = _frontend(output_format, section)
     many = len(paths) > 1
     suspect, shown = False, 0
+    wanted: dict[str, list] = {}
     for path, report in run.reports():
+        wanted[str(path)] = ((report.get("coverage") or {}).get("modules") or {}).get("symbols_wanted") or []
         report["leaks"] = leaks = analyze_leaks(report, thresholds)
         run.warn(path, leaks.get("warnings"))
         try:
@@ -395,6 +412,11 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
         suspect |= bool(leaks.get("exit_status"))
     if not shown:  # every dump failed (each said why), or a directory held none
         sys.exit(EXIT_USAGE)
+    from .report.render_symbols import symbols_note
+
+    note = None if quiet else symbols_note(wanted, len(wanted))
+    if note:
+        click.echo(note, err=True)
     emit(frontend.finish(), out)
     sys.exit(run.status(fail_on_suspect and suspect))
 
@@ -598,6 +620,89 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
         sys.exit(EXIT_PARTIAL)
     if fail_on_suspect and any(r.exit_status for r in rows):
         sys.exit(EXIT_SUSPECT)
+
+
+# --------------------------------------------------------------------------------------
+# symbols
+
+@main.command("symbols")
+@click.argument("dumps", nargs=-1, type=click.Path(path_type=Path))
+@symbols_option
+@click.option("--import", "imports", multiple=True, metavar="FILE.pdb", type=click.Path(path_type=Path),
+              help="Convert this PDB with Volatility's pdbconv into the first symbol directory, as "
+                   "windows/<pdb>/<GUID>-<age>.json.xz; repeatable.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
+              show_default=True)
+@out_option
+def symbols_command(dumps: tuple[Path, ...], symbols: tuple[Path, ...], imports: tuple[Path, ...],
+                    output_format: str, out: Path | None) -> None:
+    """The symbol tables DUMPs need, and whether the symbol directories hold them.
+
+    Lists the kernel and every loaded driver with the PDB named by its image's CodeView
+    record (GUID and age) and where its table was found, or where it belongs. With
+    --import, converts local PDBs into the first symbol directory (offline).
+    Exit status: 0 done; 2 when a PDB could not be imported or no dump could be read.
+    """
+    if not dumps and not imports:
+        raise click.UsageError("name a dump, or give --import FILE.pdb")
+    dirs = symbol_dirs(symbols)
+    failed = False
+    if imports:
+        from .symbols.sources import is_zip_pack
+        from .vol.pdbimport import PdbImportError, import_pdb
+
+        directory = next((d for d in dirs if not is_zip_pack(d)), None)
+        if directory is None:
+            raise click.UsageError("--import writes into a symbol directory, not a zip pack: give -s DIR")
+        for pdb_file in imports:
+            try:
+                pdb, target = import_pdb(pdb_file, directory)
+            except PdbImportError as exc:
+                click.echo(f"dumpscan: {exc}", err=True)
+                failed = True
+                continue
+            click.echo(f"{pdb_file}: {pdb.name} {pdb.guid}-{pdb.age} -> {target}")
+    if dumps:
+        from .analysis.symbol_needs import symbol_needs
+
+        listed = []
+        for path in expand(list(dumps)):
+            try:
+                listed.append(symbol_needs(path, dirs))
+            except Exception as exc:  # one line per dump that cannot be read, never a traceback
+                error(path, one_line_error(exc))
+        if listed:
+            from .report.render_symbols import render_symbol_needs
+
+            emit(render_symbol_needs(listed, output_format), out)
+        else:
+            failed = True
+    if failed:
+        sys.exit(2)
+
+
+# --------------------------------------------------------------------------------------
+# vol
+
+
+@main.command("vol", add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--print-plugin-dir", is_flag=True,
+              help="Print the folder of dumpscan's Volatility3 plugins (for vol -p) and exit.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def vol(print_plugin_dir: bool, args: tuple[str, ...]) -> None:
+    """Run Volatility3 with dumpscan's plugins: dumpscan vol -s SYMBOLS -f DUMP windows.poolleak.
+
+    Every argument goes to Volatility's own command line (`vol`), whose plugin path gets
+    the plugin folder installed with dumpscan (as `vol -p FOLDER` would); `dumpscan vol -h`
+    is Volatility's help. See docs/volatility.md.
+    """
+    from .vol.command import PLUGIN_DIR, run_volatility
+
+    if print_plugin_dir:
+        click.echo(str(PLUGIN_DIR))
+        return
+    run_volatility(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -221,10 +221,13 @@ def _plugin_module(name: str):
 
 
 @pytest.mark.parametrize("error", ["symbols", "open"])
-def test_analysis_errors_of_dumpscan_are_one_log_line(error, monkeypatch, caplog):
+def test_analysis_errors_of_dumpscan_are_one_log_line_and_a_volatility_error(error, monkeypatch, caplog):
+    from volatility3.framework import exceptions
+
     from dumpscan.analysis import engine
     from dumpscan.symbols.isf import SymbolTableError
     from dumpscan.vol.errors import KernelNotFound
+    from dumpscan.vol.plugin import PluginError
 
     common = _plugin_module("dumpscan_common")
     exc = SymbolTableError("no symbol table for myfault.pdb\nGUID 0123/1") if error == "symbols" \
@@ -239,12 +242,24 @@ def test_analysis_errors_of_dumpscan_are_one_log_line(error, monkeypatch, caplog
         context = None
         config = {"kernel": "kernel"}
 
-    with caplog.at_level("ERROR", logger="dumpscan.plugins"):
-        assert common.analyze(Plugin()) is None
+    with caplog.at_level("ERROR", logger="dumpscan.plugins"), pytest.raises(PluginError) as raised:
+        common.analyze(Plugin())
     (record,) = caplog.records
-    assert record.getMessage() == "dumpscan cannot analyze this dump: " + (
+    assert record.getMessage() == str(raised.value) == "dumpscan cannot analyze this dump: " + (
         "no symbol table for myfault.pdb GUID 0123/1" if error == "symbols"
         else "the kernel image could not be located")
+    # vol reports a VolatilityException with exit status 1; symbol problems as such
+    assert isinstance(raised.value, exceptions.SymbolSpaceError) is (error == "symbols")
+
+
+@pytest.mark.parametrize("plugin, option", [("windows.poolleak", ["--threshold", "bogus=1"]),
+                                            ("windows.poolhistory", ["--address", "zz"])])
+def test_a_plugin_error_exits_non_zero_without_rows(plugin, option, vol_cache):
+    result = run_vol(X86, plugin, *option, plugins=True, cache=vol_cache, renderer="csv")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"ERROR    dumpscan.plugins: {option[0]}: " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "," not in result.stdout  # no grid, not even its header
 
 
 def test_pooltags_lists_partial_tags_marked():

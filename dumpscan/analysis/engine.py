@@ -205,6 +205,7 @@ class _Analysis:
         report["pool_hit_tag"] = self.guarded("PoolHitTag", None, self.pool_hit_tag_section)
         self.guarded("tag owners", None, lambda: self.owners_section(report))
         report["header"] = self.guarded("investigation header", {}, lambda: self.header_section(report))
+        self.coverage.setdefault("modules", {})["symbols_wanted"] = self.symbolizer.wanted_tables()
         report["coverage"] = self.coverage
         report["warnings"] = self.warnings
         return report

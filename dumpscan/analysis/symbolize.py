@@ -54,9 +54,13 @@ class _Functions:
 
 
 class Symbolizer:
-    def __init__(self, modules: Sequence[Module], symbols: Mapping[int, Mapping[str, int]]) -> None:
-        """``symbols``: module index -> {name: RVA} (modules without symbols omitted)."""
+    def __init__(self, modules: Sequence[Module], symbols: Mapping[int, Mapping[str, int]],
+                 missing: Mapping[int, PdbIdentity] | None = None) -> None:
+        """``symbols``: module index -> {name: RVA} (modules without symbols omitted);
+        ``missing``: module index -> the PDB whose table was not found."""
         self.modules = list(modules)
+        self.missing = dict(missing or {})
+        self.wanted: set[int] = set()  # indices of ``missing`` that an address symbolized fell in
         self.labels = [module_label(m.name, i) for i, m in enumerate(self.modules)]
         self.functions = {i: _Functions(s) for i, s in symbols.items() if s}
         order = sorted(range(len(self.modules)), key=lambda i: (self.modules[i].base, i))
@@ -117,9 +121,18 @@ class Symbolizer:
             found = functions.lookup(rva) if functions else None
             text = (format_symbol(self.labels[index], found[0], found[1]) if found
                     else format_symbol(self.labels[index], None, rva))
+            if not found and index in self.missing:
+                self.wanted.add(index)
         if len(self._cache) < 1 << 20:
             self._cache[address] = text
         return text
+
+
+    def wanted_tables(self) -> list[dict]:
+        """The driver tables that would have named a function for an address shown
+        ``module+0xoff``: module, pdb, guid, age (load order)."""
+        return [{"module": self.modules[i].name, "pdb": self.missing[i].name, "guid": self.missing[i].guid,
+                 "age": self.missing[i].age} for i in sorted(self.wanted)]
 
 
 # -- building ---------------------------------------------------------------------------
@@ -141,6 +154,7 @@ def build_symbolizer(view: KernelView, modules: Sequence[Module], symbol_dirs: S
     ISF when one is found (absence is normal: ``module+0xoff``)."""
     warnings = warnings if warnings is not None else []
     symbols: dict[int, Mapping[str, int]] = {}
+    missing: dict[int, PdbIdentity] = {}
     loaded: dict[tuple[str, str, int], SymbolTable | None] = {}
     for index, module in enumerate(modules):
         if module.base == view.kernel_base:
@@ -160,4 +174,6 @@ def build_symbolizer(view: KernelView, modules: Sequence[Module], symbol_dirs: S
         table = loaded[key]
         if table is not None:
             symbols[index] = table.symbols
-    return Symbolizer(modules, symbols)
+        else:
+            missing[index] = pdb
+    return Symbolizer(modules, symbols, missing)

@@ -5,14 +5,12 @@ comes from here, so one code path serves every Windows build.
 """
 from __future__ import annotations
 
-import bz2
-import gzip
 import json
-import lzma
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+
+from .sources import JAR_PREFIX, local_path, read_location
 
 
 class SymbolTableError(Exception):
@@ -60,15 +58,14 @@ class SymbolTable:
             raise SymbolTableError(f"{source}: not a Volatility ISF (no base_types.pointer)") from None
 
     @classmethod
-    def load(cls, path_or_url: str | Path) -> "SymbolTable":
-        path = _local_path(path_or_url)
+    def load(cls, location: str | Path) -> "SymbolTable":
+        """Read the ISF at a path, ``file:`` URL or ``jar:file:<zip>!<member>`` URL (a
+        member of a zip symbol pack), plain or xz/gzip/bzip2 compressed."""
+        source = str(local_path(location)) if not str(location).startswith(JAR_PREFIX) else str(location)
         try:
-            raw = path.read_bytes()
-            opener = {".xz": lzma.decompress, ".gz": gzip.decompress, ".bz2": bz2.decompress}
-            raw = opener.get(path.suffix, lambda b: b)(raw)
-            return cls(json.loads(raw), str(path))
-        except (OSError, ValueError, lzma.LZMAError, EOFError) as exc:
-            raise SymbolTableError(f"{path}: cannot read symbol table ({exc})") from None
+            return cls(json.loads(read_location(location)), source)
+        except (OSError, ValueError) as exc:
+            raise SymbolTableError(f"{source}: cannot read symbol table ({exc})") from None
 
     # -- identity ---------------------------------------------------------------------
     @cached_property
@@ -156,10 +153,3 @@ class SymbolTable:
             return Member(name, offset, kind, size, signed, type_name,
                           bit_position=int(spec["bit_position"]), bit_length=int(spec["bit_length"]))
         return Member(name, offset, kind, size, signed, type_name)
-
-
-def _local_path(path_or_url: str | Path) -> Path:
-    text = str(path_or_url)
-    if text.startswith("file:"):
-        return Path(unquote(urlparse(text).path))
-    return Path(text)

@@ -104,9 +104,10 @@ class DumpscanKernelFromHeader(interfaces.automagic.AutomagicInterface):
             where = os.path.join(vol_symbols.__path__[0], "windows", pdb.name, f"{pdb.guid}-{pdb.age}.json.xz")
             vollog.warning(
                 f"no symbol table for {pdb.name} GUID {pdb.guid} age {pdb.age} "
-                f"(kernel at 0x{base:x}); put its ISF at {where} (convert {pdb.name} with: "
-                f"python -m volatility3.framework.symbols.windows.pdbconv -p {pdb.name} "
-                f"-g {pdb.guid}{pdb.age})")
+                f"(kernel at 0x{base:x}); put its ISF at {where} (from a copy of {pdb.name}: "
+                f"dumpscan symbols --import {pdb.name} -s DIR, then vol -s DIR; or download and "
+                f"convert it with: python -m volatility3.framework.symbols.windows.pdbconv "
+                f"-p {pdb.name} -g {pdb.guid}{pdb.age})")
             return False
         kvo_path = interfaces.configuration.path_join(vlayer.config_path, "kernel_virtual_offset")
         context.config[kvo_path] = base & vlayer.address_mask

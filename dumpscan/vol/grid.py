@@ -86,13 +86,11 @@ def grid_rows(table: Table):
         yield depth, tuple(grid_value(c, row.values.get(c.name)) for c in columns)
 
 
-def treegrid(view: View, make_table: Callable[[], Table | None]) -> renderers.TreeGrid:
+def treegrid(view: View, make_table: Callable[[], Table]) -> renderers.TreeGrid:
     """A TreeGrid of ``view`` whose rows come from ``make_table()`` when Volatility asks
-    for them (None: no rows; whoever returned None has logged why)."""
+    for them (a failure there raises, and ``vol`` exits non-zero)."""
     def generate():
-        table = make_table()
-        if table is not None:
-            yield from grid_rows(table)
+        yield from grid_rows(make_table())
 
     return renderers.TreeGrid(columns_of(view), generate())
 

@@ -23,7 +23,7 @@ from volatility3.framework.layers import intel, physical
 
 from ..dumpfile import CrashDump, DumpError, open_dump
 from ..kernel.view import KernelView, MemoryAbsent
-from ..symbols.finder import MissingSymbols, find_symbol_table
+from ..symbols.finder import MissingSymbols, expected_location, find_symbol_table
 from ..symbols.isf import SymbolTableError
 from ..symbols.pe import CodeViewError, PdbIdentity, read_codeview
 from .errors import (
@@ -122,9 +122,7 @@ def _open(dump: CrashDump, path: Path, symbol_dirs: list[Path], kernel_base: int
     try:
         symbols = find_symbol_table(pdb, symbol_dirs)
     except MissingSymbols as exc:
-        where = symbol_dirs[0] if symbol_dirs else Path("symbols")
-        raise SymbolsMissing(path, str(exc), pdb,
-                             where / "windows" / pdb.name / f"{pdb.guid}-{pdb.age}.json.xz") from None
+        raise SymbolsMissing(path, str(exc), pdb, expected_location(pdb, symbol_dirs)) from None
     except SymbolTableError as exc:
         raise SymbolsMismatch(path, str(exc)) from None
     if symbols.pointer_size != pointer_size:

@@ -12,32 +12,46 @@ from __future__ import annotations
 import json
 import threading
 
-from volatility3.framework import interfaces
+from volatility3.framework import exceptions, interfaces
 
 from ..kernel.view import KernelView
 from ..symbols.isf import SymbolTable, SymbolTableError
+from ..symbols.sources import JAR_PREFIX, decompress
 from .header import canonical
 from .open import layer_reader
+
+class PluginError(exceptions.VolatilityException):
+    """A dumpscan plugin cannot produce its rows (a bad dump, a bad option). Raised from
+    a plugin after its one-line ERROR log: ``vol`` then prints its error block and exits
+    with status 1 (``volatility3.cli.CommandLine.process_exceptions``), never an empty
+    grid with status 0."""
+
+
+class PluginSymbolError(PluginError, exceptions.SymbolSpaceError):
+    """A symbol table the analysis needs is missing or unreadable (``vol`` says: "an
+    issue related to a symbol table", then the message)."""
+
 
 _TABLES: dict[str, SymbolTable] = {}
 _LOCK = threading.Lock()
 
 
 def symbol_table_from_url(url: str) -> SymbolTable:
-    """dumpscan's SymbolTable of an ISF URL (file: URLs directly; others, e.g. a file
-    inside a zip, through Volatility's ResourceAccessor).  Cached per URL."""
+    """dumpscan's SymbolTable of the ISF URL Volatility loaded: ``file:`` and
+    ``jar:file:<zip>!<member>`` (a member of a zip symbol pack) are read directly; any
+    other scheme through Volatility's ResourceAccessor. Cached per URL."""
     with _LOCK:
         table = _TABLES.get(url)
     if table is not None:
         return table
-    if url.startswith("file:") or "://" not in url:
+    if url.startswith(("file:", JAR_PREFIX + "file:")) or "://" not in url:
         table = SymbolTable.load(url)
     else:
         from volatility3.framework.layers import resources
 
         try:
             with resources.ResourceAccessor().open(url) as handle:
-                table = SymbolTable(json.loads(handle.read()), url)
+                table = SymbolTable(json.loads(decompress(handle.read())), url)
         except (OSError, ValueError) as exc:
             raise SymbolTableError(f"{url}: cannot read symbol table ({exc})") from None
     with _LOCK:

@@ -13,8 +13,8 @@ DTB scanner applies, it is published as ``page_map_offset`` layer metadata;
 Otherwise Volatility scans for the DTB, as with any physical layer.
 
 Volatility finds stackers with ``framework.class_subclasses(StackerLayerInterface)``:
-importing this module (``plugins/dumpscan_formats.py`` does, and ``vol -p plugins``
-imports every module in that directory) is all it takes.
+importing this module (``dumpscan/volplugins/dumpscan_formats.py`` does, and Volatility
+imports every module of that plugin folder: ``dumpscan vol``, ``vol -p``) is all it takes.
 """
 from __future__ import annotations
 

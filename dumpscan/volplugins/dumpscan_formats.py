@@ -1,7 +1,8 @@
 """Teach Volatility3 every Windows kernel crash-dump format dumpscan reads.
 
-``vol -p plugins ...`` imports every module in this directory.  Importing this one
-defines two classes Volatility discovers by subclass (``framework.class_subclasses``):
+``dumpscan vol ...`` and ``vol -p plugins ...`` import every module in this directory.
+Importing this one defines two classes Volatility discovers by subclass
+(``framework.class_subclasses``):
 
 * ``DumpscanCrashDumpStacker`` (a StackerLayerInterface, stack_order 9): DumpType 1, 2,
   5, 6, 8, 9 and 0xA, 32- and 64-bit, read through dumpscan's page map, with the DTB

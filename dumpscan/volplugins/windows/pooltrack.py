@@ -46,15 +46,13 @@ class PoolTrack(interfaces.plugins.PluginInterface):
         try:
             query = Query.from_values(config_values(self.config, FILTERS), FILTERS)
         except OptionError as exc:
-            common.vollog.error("%s", exc)
-            return
+            common.fail(str(exc))
         try:
             view = view_from_plugin(self.context, self.config["kernel"])
             totals = read_tag_tables(view)
             widths = {field: 8 * member(view, TYPE, field)[1].size for field in FIELDS.values()}
         except (*common.ANALYSIS_ERRORS, MemoryAbsent) as exc:
-            common.vollog.error("dumpscan cannot read the pool tag tables: %s", one_line_error(exc))
-            return
+            common.fail(f"dumpscan cannot read the pool tag tables: {one_line_error(exc)}", exc)
         for warning in totals.warnings:
             common.vollog.warning("%s", " ".join(str(warning).split()))
         match, min_bytes, top = tag_matcher(query.tag), query.min_bytes, query.top

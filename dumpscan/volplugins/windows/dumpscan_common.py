@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 from volatility3.framework import interfaces
 from volatility3.framework.configuration import requirements
@@ -19,7 +19,9 @@ from volatility3.framework.configuration import requirements
 from dumpscan.analysis.batch import one_line_error
 from dumpscan.dumpfile.errors import DumpError
 from dumpscan.symbols.isf import SymbolTableError
-from dumpscan.vol.errors import DumpOpenError
+from dumpscan.symbols.sources import is_zip_pack
+from dumpscan.vol.errors import DumpOpenError, SymbolsMismatch, SymbolsMissing
+from dumpscan.vol.plugin import PluginError, PluginSymbolError
 
 vollog = logging.getLogger("dumpscan.plugins")
 
@@ -35,23 +37,31 @@ def kernel_requirement() -> requirements.ModuleRequirement:
 
 
 def symbol_dirs() -> List[Path]:
-    """The symbol directories Volatility searches (its -s directories first)."""
+    """The symbol locations Volatility searches (its -s directories first; each may hold
+    zip packs such as windows.zip)."""
     import volatility3.symbols
 
-    return [Path(p) for p in volatility3.symbols.__path__ if os.path.isdir(p)]
+    return [Path(p) for p in volatility3.symbols.__path__ if os.path.isdir(p) or is_zip_pack(Path(p))]
 
 
-def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) -> Optional[dict]:
+def fail(message: str, exc: Optional[BaseException] = None) -> NoReturn:
+    """Log ``message`` as one ERROR line, then raise the PluginError that makes ``vol``
+    exit with status 1 (a PluginSymbolError when ``exc`` is a symbol-table problem)."""
+    vollog.error("%s", message)
+    symbols = isinstance(exc, (SymbolTableError, SymbolsMissing, SymbolsMismatch))
+    raise (PluginSymbolError if symbols else PluginError)(message)
+
+
+def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) -> dict:
     """dumpscan's report of the dump the plugin runs on; its warnings go to the log
-    (one WARNING line each). None (after one ERROR line) when it cannot be built."""
+    (one WARNING line each). When it cannot be built: :func:`fail` (vol exits 1)."""
     from dumpscan.analysis.engine import analyze_plugin
 
     try:
         report = analyze_plugin(plugin.context, plugin.config["kernel"], symbol_dirs(),
                                 plugin.config.get("pooltag", None), search_tag_owners=owners)
     except ANALYSIS_ERRORS as exc:
-        vollog.error("dumpscan cannot analyze this dump: %s", one_line_error(exc))
-        return None
+        fail(f"dumpscan cannot analyze this dump: {one_line_error(exc)}", exc)
     for warning in report.get("warnings") or []:
         vollog.warning("%s", " ".join(str(warning).split()))
     return report
@@ -59,7 +69,7 @@ def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) 
 
 def view_grid(plugin: interfaces.plugins.PluginInterface, view, *, owners: bool = True):
     """The plugin's TreeGrid: ``view`` (a ``dumpscan.views`` View) of the dump's report
-    under the plugin's options; a bad option value is one ERROR line and no rows."""
+    under the plugin's options; a bad option value is one ERROR line and exit status 1."""
     from dumpscan.views import OptionError
     from dumpscan.vol.grid import query_of, treegrid
 
@@ -68,14 +78,12 @@ def view_grid(plugin: interfaces.plugins.PluginInterface, view, *, owners: bool 
         if "threshold" in view.options:
             query.thresholds()
     except OptionError as exc:
-        vollog.error("%s", exc)
-        return treegrid(view, lambda: None)
+        fail(str(exc))
 
     def table():
-        report = analyze(plugin, owners=owners)
-        return None if report is None else view.table(report, query)
+        return view.table(analyze(plugin, owners=owners), query)
 
     return treegrid(view, table)
 
 
-__all__ = ["kernel_requirement", "symbol_dirs", "analyze", "view_grid", "vollog"]
+__all__ = ["kernel_requirement", "symbol_dirs", "fail", "analyze", "view_grid", "vollog"]

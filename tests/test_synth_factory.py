@@ -3,6 +3,7 @@ consistency of what it claims; the article scenarios carry the article's facts."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -12,10 +13,14 @@ from click.testing import CliRunner
 
 from conftest import DUMPS, SYMBOLS, bundled, load_truth
 from dumpscan.cli import main
+from dumpscan.analysis.engine import analyze_path
 from dumpscan.dumpfile import open_dump
 from dumpscan.report.schema import json_schema
 from dumpscan.synth.build import build_scenario
+from dumpscan.synth.machine import MAPS, Machine, OverlapError
+from dumpscan.synth.platforms import get_platform
 from dumpscan.synth.scenarios import SCENARIOS, large_scenario
+from dumpscan.synth.truth import truth_differences
 from dumpscan.vol.open import open_kernel
 
 ALL = bundled()
@@ -156,3 +161,45 @@ def test_large_dump_is_sparse_and_high(tmp_path: Path):
     assert len(truth["bigpool"]) >= 20_000
     contoso = next(d for d in truth["verifier"]["drivers"] if d["name"] == "contoso.sys")
     assert len(contoso["allocations"]) == 2_000
+
+
+def test_arenas_are_sized_from_what_they_hold():
+    """An arena keeps its default span unless it must hold more; then the arenas after it
+    in its region move up (2 MiB steps); the last arena of a region spans what it holds."""
+    layout = MAPS["win10-x64"]
+    default = layout.arena_plan()
+    assert (default["system"].start, default["nonpaged_small"].start, default["nonpaged"].start) == \
+        (0xFFFFB20C3E000000, 0xFFFFB20C40000000, 0xFFFFB20C41000000)
+    sized = layout.arena_plan({"system": 48 * 2**20 + 1, "nonpaged": 5 * 2**30})
+    assert sized["system"].end - sized["system"].start == 50 * 2**20
+    assert sized["nonpaged_small"].start == sized["system"].end
+    assert sized["nonpaged"].start == sized["nonpaged_small"].end
+    assert sized["nonpaged"].end - sized["nonpaged"].start == 5 * 2**30
+    assert sized["paged_small"] == default["paged_small"]
+
+
+def test_a_big_page_table_larger_than_the_default_system_arena(tmp_path: Path):
+    """A 2^21-entry big-page table (48 MiB) does not fit the 32 MiB default: the arena
+    grows and the loader entries and verifier data after it stay intact."""
+    scenario = replace(SCENARIOS["win10-x64-verifier-full"], name="wide-table", big_table_size=1 << 21)
+    result = build_scenario(scenario, tmp_path, tmp_path / "symbols")
+    report = analyze_path(result.dump, [tmp_path / "symbols"])
+    problems = truth_differences(result.truth_data, report)
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_overlapping_ranges_are_refused(tmp_path: Path, monkeypatch):
+    """Drivers loaded where the small nonpaged pool lies: the build stops, naming both."""
+    layout = MAPS["win10-x64"]
+    monkeypatch.setitem(MAPS, "win10-x64",
+                        replace(layout, driver_base=layout.arena_plan()["nonpaged_small"].start))
+    with pytest.raises(OverlapError, match=r"nonpaged_small arena \[0x[0-9a-f]+, 0x[0-9a-f]+\) overlaps image of Ntfs\.sys"):
+        build_scenario(SCENARIOS["win10-x64-kernel-sdmp"], tmp_path, tmp_path / "symbols")
+
+
+def test_the_system_arena_refuses_what_it_cannot_hold():
+    machine = Machine(get_platform("win10-x64"), MAPS["win10-x64"], [(0x100, 0x1000)])
+    span = machine.arenas["system"].end - machine.arenas["system"].start
+    assert machine.system_allocation(span - 0x1000) == machine.arenas["system"].start
+    with pytest.raises(OverlapError, match="do not fit in the system arena"):
+        machine.system_allocation(0x1001)

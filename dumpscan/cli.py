@@ -186,6 +186,12 @@ class OneLineErrors(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
                 SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # stdout's reader went away (`dumpscan ... | head`): stop quietly with the status
+            # of a command ended by SIGPIPE; stdout goes to devnull so that Python's final
+            # flush cannot fail again (Python docs, signal module, "Note on SIGPIPE")
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + 13)
         except Exception as exc:
             if ctx.params.get("verbose"):
                 raise
@@ -225,11 +231,10 @@ def main(verbose: int) -> None:
 @click.option("--all", "build_all", is_flag=True, help="Build every bundled scenario.")
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("testdata/dumps"), show_default=True,
-              help="Where NAME.dmp and NAME.truth.json go.")
-@click.option("--symbols", "symbol_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("testdata/symbols"), show_default=True,
-              help="Where the symbol tables (ISF) go, as windows/<pdb>/<GUID>-<age>.json.xz.")
+              help="Where NAME.dmp and NAME.truth.json go. Default: testdata/dumps.")
+@click.option("--symbols-out", "symbol_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the symbol tables (ISF) go, as windows/<pdb>/<GUID>-<age>.json.xz. "
+                   "Default: OUT/symbols with --out, else testdata/symbols.")
 @click.option("--large", is_flag=True,
               help="Build one large benchmark dump (sparse bitmap dump of a big machine).")
 @click.option("--big-entries", type=click.IntRange(0), default=1_000_000, show_default=True,
@@ -238,14 +243,29 @@ def main(verbose: int) -> None:
               help="With --large: verifier-tracked allocations.")
 @click.option("--gib", type=click.IntRange(4, 1024), default=16, show_default=True,
               help="With --large: physical memory size in GiB.")
-def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path,
-          symbol_dir: Path, large: bool, big_entries: int, tracked: int, gib: int) -> None:
-    """Write synthetic Windows crash dumps with their ground truth."""
-    from .synth.build import build_scenario
+@click.option("-q", "--quiet", is_flag=True, help="No progress display (there is none unless stderr is a terminal).")
+def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path | None,
+          symbol_dir: Path | None, large: bool, big_entries: int, tracked: int, gib: int,
+          quiet: bool) -> None:
+    """Write synthetic Windows crash dumps with their ground truth.
+
+    With no --out, into testdata/ (dumps/ and symbols/); with --out OUT, into OUT (the
+    symbol tables into OUT/symbols), nothing anywhere else."""
+    from .progress import progress
+    from .synth.build import BUILD_STEPS, build_scenario
     from .synth.scenarios import SCENARIOS, large_scenario
 
+    if out_dir is None:
+        out_dir, symbol_dir = Path("testdata/dumps"), symbol_dir or Path("testdata/symbols")
+    symbol_dir = symbol_dir or out_dir / "symbols"
     if large:
-        result = build_scenario(large_scenario(big_entries, tracked, gib), out_dir, symbol_dir)
+        scenario = large_scenario(big_entries, tracked, gib)
+        with progress(len(BUILD_STEPS), f"{scenario.name}: {BUILD_STEPS[0]}", not quiet) as advance:
+            def step_done(step: str) -> None:  # show the step that runs next
+                following = BUILD_STEPS[BUILD_STEPS.index(step) + 1:] or ("done",)
+                advance(description=f"{scenario.name}: {following[0]}")
+
+            result = build_scenario(scenario, out_dir, symbol_dir, step_done)
         click.echo(f"{result.dump}  {result.dump.stat().st_size / 2**20:.1f} MiB")
         return
     if list_only:

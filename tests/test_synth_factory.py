@@ -30,17 +30,22 @@ def test_every_scenario_is_bundled():
     assert sorted(ALL) == sorted(SCENARIOS)
 
 
-def test_regeneration_is_byte_identical(tmp_path):
-    """`dumpscan synth --all` reproduces testdata exactly (dumps, truth, symbol tables)."""
-    result = CliRunner().invoke(main, ["synth", "--all", "--out", str(tmp_path / "dumps"),
-                                       "--symbols", str(tmp_path / "symbols")])
+def test_regeneration_is_byte_identical(tmp_path, monkeypatch):
+    """`dumpscan synth --all`, no options, reproduces testdata/ exactly (dumps, truth,
+    symbol tables) and writes nothing else."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["synth", "--all"])
     assert result.exit_code == 0, result.output
+    fresh = tmp_path / "testdata"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["testdata"]
+    assert sorted(p.name for p in fresh.iterdir()) == ["dumps", "symbols"]
     for name in ALL:
         for suffix in (".dmp", ".truth.json"):
-            fresh = (tmp_path / "dumps" / f"{name}{suffix}").read_bytes()
-            assert fresh == (DUMPS / f"{name}{suffix}").read_bytes(), f"{name}{suffix} differs"
+            data = (fresh / "dumps" / f"{name}{suffix}").read_bytes()
+            assert data == (DUMPS / f"{name}{suffix}").read_bytes(), f"{name}{suffix} differs"
+    assert sorted(p.name for p in (fresh / "dumps").iterdir()) == sorted(p.name for p in DUMPS.iterdir())
     for path in SYMBOLS.rglob("*.json.xz"):
-        assert (tmp_path / "symbols" / path.relative_to(SYMBOLS)).read_bytes() == path.read_bytes()
+        assert (fresh / "symbols" / path.relative_to(SYMBOLS)).read_bytes() == path.read_bytes()
 
 
 @pytest.mark.parametrize("name", ALL)

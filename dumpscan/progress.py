@@ -1,0 +1,46 @@
+"""A progress display for long work (rich), on a terminal only.
+
+Front ends wrap long work in :func:`progress` and call the ``advance`` it yields; the
+display goes to stderr, so that stdout stays the command's output, and only when
+stderr is a terminal: nothing is drawn into a pipe, a file or a CI log.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Advance = Callable[..., None]  # advance(steps: int = 1, description: str | None = None)
+
+
+def _nothing(steps: int = 1, description: str | None = None) -> None:
+    """``advance`` when no display is shown."""
+
+
+@contextmanager
+def progress(total: int, description: str, enabled: bool = True,
+             console: "Console | None" = None) -> Iterator[Advance]:
+    """Show a transient progress bar of ``total`` steps while the block runs; yield
+    ``advance(steps=1, description=None)``. Nothing is shown unless ``enabled`` (a
+    command's ``-q`` turns it off) and the console (stderr by default) is a terminal."""
+    if not enabled:
+        yield _nothing
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield _nothing
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(steps: int = 1, description: str | None = None) -> None:
+            bar.update(task, advance=steps, description=description)
+
+        yield advance

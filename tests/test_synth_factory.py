@@ -15,6 +15,7 @@ from conftest import DUMPS, SYMBOLS, bundled, load_truth
 from dumpscan.cli import main
 from dumpscan.analysis.engine import analyze_path
 from dumpscan.dumpfile import open_dump
+from dumpscan.kernel.view import MemoryAbsent
 from dumpscan.report.schema import json_schema
 from dumpscan.synth.build import build_scenario
 from dumpscan.synth.machine import MAPS, Machine, OverlapError
@@ -145,7 +146,7 @@ def test_kernel_only_dumps_leave_user_pages_out():
         with open_dump(DUMPS / f"{name}.dmp") as kernel_only:
             assert kernel_only.header.dump_type == load_truth(name)["dump"]["dump_type"]
             opened = open_kernel(DUMPS / f"{name}.dmp", [SYMBOLS])
-            with pytest.raises(Exception):
+            with pytest.raises(MemoryAbsent, match="0x7ff65a8b0000 .* is not in the dump"):
                 opened.view.read(0x00007FF65A8B0000, 2)  # NotMyfault.exe, user space
     opened = open_kernel(DUMPS / "win10-x64-series-t0.dmp", [SYMBOLS])
     assert opened.view.read(0x00007FF65A8B0000, 2) == b"MZ"

@@ -16,6 +16,7 @@ from .machine import MAPS, Extent, Machine, refuse_overlaps
 from .memory import PAGE, USER_READONLY
 from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_counters, synthetic_tags
 from .platforms import get_platform
+from .platforms.base import Platform
 from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
 from .scenario import Allocate, Scenario
@@ -72,19 +73,18 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path,
     return BuildResult(dump_path, truth_path, truth)
 
 
-def _simulate_sized(scenario: Scenario, platform) -> tuple[Machine, "_World"]:
+def _simulate_sized(scenario: Scenario, platform: Platform) -> tuple[Machine, "_World"]:
     """Simulate on the map's default arena spans; when an arena must hold more than its
-    span, simulate again with every arena sized from what it held. The simulation is
-    deterministic and does not depend on where the (2 MiB-aligned) arenas start, so
-    the second run holds the same."""
+    span (so that the arenas after it move), simulate again on arenas sized from what
+    each held. The simulation is deterministic and does not depend on where the
+    (2 MiB-aligned) arenas start, so the second run holds the same."""
     layout, ram = MAPS[platform.name], _allocation_ranges(scenario)
     machine = Machine(platform, layout, ram)
     world = _simulate(scenario, machine)
     needs = world.pool.arena_use()
     needs["system"] = PoolLayoutWriter(machine, world.pool).system_arena_bytes(scenario.tag_table_bits)
     sized = layout.arena_plan(needs)
-    if all(sized[name].start == extent.start and sized[name].end >= extent.end
-           for name, extent in machine.arenas.items()):
+    if all(sized[name].start == extent.start for name, extent in machine.arenas.items()):
         return machine, world
     machine = Machine(platform, layout, ram, needs)
     return machine, _simulate(scenario, machine)
@@ -128,7 +128,8 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
     nx = "NonPagedPoolNx" in platform.enums["_POOL_TYPE"].constants
     pool = PoolModel(
         pointer_size=platform.pointer_size, processors=scenario.processors,
-        arenas={name: extent.start for name, extent in machine.arenas.items()}, trace_length=scenario.trace_length if scenario.verifier_level is not None else 0,
+        arenas={name: extent.start for name, extent in machine.arenas.items()},
+        trace_length=scenario.trace_length if scenario.verifier_level is not None else 0,
         trace_depth=_array_length(platform, "_VF_POOL_TRACE", "StackTrace"),
         verifier_level=scenario.verifier_level,
         tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size)

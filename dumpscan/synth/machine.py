@@ -26,11 +26,13 @@ from dataclasses import dataclass
 
 from .memory import KERNEL_DATA, PAGE, AddressSpace, PaeAddressSpace, PhysicalMemory, X64AddressSpace
 from .platforms.base import Platform
+from .pool import Arena
 from .structs import StructPacker
 
-
 MiB = 1 << 20
-ARENA_ALIGN = 2 * MiB  # Arena.CHUNK: the big-block pattern does not depend on where an arena starts
+# arenas start on a 2 MiB chunk boundary, so that where big blocks fall in an arena
+# does not depend on where the arena starts (pool.Arena)
+ARENA_ALIGN = Arena.CHUNK
 
 
 class OverlapError(ValueError):

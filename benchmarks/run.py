@@ -120,11 +120,16 @@ def walk(dump: str, symbols: str) -> None:
 
 
 def verify(truth: Path, report: Path) -> None:
-    """The report against the truth, in full; prints one JSON line (the differences)."""
+    """The report against the truth, in full, in a child process (so that the big
+    documents never grow the parent, whose size every later child would inherit in
+    its peak RSS); prints one JSON line: the differences and the truth's modules."""
     from dumpscan.synth.truth import truth_differences
 
-    problems = truth_differences(json.loads(truth.read_text()), json.loads(report.read_text()))
-    print(json.dumps({"differences": len(problems), "first": problems[:20]}))
+    expected = json.loads(truth.read_text())
+    problems = truth_differences(expected, json.loads(report.read_text()))
+    mask = (1 << 48) - 1  # Volatility prints kernel addresses without the sign extension
+    modules = [(m["name"], hex(m["base"] & mask), hex(m["size"])) for m in expected["modules"]]
+    print(json.dumps({"differences": len(problems), "first": problems[:20], "modules": modules}))
 
 
 def verification_failures(truth: Path, report: Path, dump: Path, symbols: Path, work: Path,
@@ -148,12 +153,9 @@ def verification_failures(truth: Path, report: Path, dump: Path, symbols: Path, 
     (logs / "modules.json").write_text(listed.stdout)
     if listed.returncode != 0:
         return failures + [f"vol windows.modules failed: {listed.stderr.strip()[-300:]}"]
-    mask = (1 << 48) - 1  # Volatility prints kernel addresses without the sign extension
-    seen = [(r["Name"], hex(r["Base"]), hex(r["Size"])) for r in json.loads(listed.stdout)]
-    expected = [(m["name"], hex(m["base"] & mask), hex(m["size"]))
-                for m in json.loads(truth.read_text())["modules"]]
-    if seen != expected:
-        failures.append(f"vol windows.modules lists {seen}; the truth has {expected}")
+    seen = [[r["Name"], hex(r["Base"]), hex(r["Size"])] for r in json.loads(listed.stdout)]
+    if seen != result["modules"]:
+        failures.append(f"vol windows.modules lists {seen}; the truth has {result['modules']}")
     return failures
 
 

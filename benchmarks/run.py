@@ -1,26 +1,32 @@
 """dumpscan benchmark: a large synthetic dump, measured side by side in one run.
 
-    /work/venv/bin/python benchmarks/run.py [--big-entries N] [--tracked N] [--gib N]
-                                            [--keep DIR] [--vol-timeout S]
+    .venv/bin/python benchmarks/run.py [--big-entries N] [--tracked N] [--gib N]
+                                       [--keep DIR] [--vol-timeout S]
 
 Builds the factory's large scenario (``dumpscan synth --large``) in a temporary directory
 (or in DIR with --keep, which is then left in place), then runs, each as its own
 process so its wall time and peak RSS are its own (``os.wait4``):
 
 * the factory build;
+* ``dumpscan analyze --format json`` end to end. Before any figure is printed, its
+  report must equal the factory's truth in full (modules, every verifier allocation,
+  every big-pool row, every tag, the trace log: ``truth_differences``), and unmodified
+  Volatility3's ``windows.modules`` must list exactly the truth's modules; otherwise the
+  run stops with the differences and exit status 2: a figure counts only on a dump
+  that is analyzed right;
 * Volatility3's ``windows.bigpools``, unmodified (no ``-p``), and with ``-p plugins``
   (dumpscan's crash-dump layer and header automagic), after one ``windows.info`` per
   mode to fill Volatility's symbol cache;
 * our big-pool walk: open_kernel + read_big_pool (open, read, decode), which also
   prints the row count and a checksum of (va, key, bytes, free) for the truth check;
-* ``dumpscan analyze --format json`` end to end;
 * ``vol -p plugins windows.poolleak`` when that plugin is there.
 
 Prints a table of the figures and PASS/FAIL per target: big-pool walk >= 20x faster than
 windows.bigpools, poolleak end to end < 30 s, every peak RSS < 1 GiB, and the walk's rows
 equal the factory's truth. A Volatility run still going after --vol-timeout seconds is
 stopped; its time is then a lower bound (shown with '>') and so is the speed-up.
-Exit status 0 when every target passes, 1 otherwise.
+Exit status 0 when every target passes, 1 otherwise, 2 when the dump is not analyzed
+equal to its truth (no figures then).
 """
 from __future__ import annotations
 
@@ -113,6 +119,46 @@ def walk(dump: str, symbols: str) -> None:
                       "checksum": digest, "warnings": list(table.warnings)}))
 
 
+def verify(truth: Path, report: Path) -> None:
+    """The report against the truth, in full, in a child process (so that the big
+    documents never grow the parent, whose size every later child would inherit in
+    its peak RSS); prints one JSON line: the differences and the truth's modules."""
+    from dumpscan.synth.truth import truth_differences
+
+    expected = json.loads(truth.read_text())
+    problems = truth_differences(expected, json.loads(report.read_text()))
+    mask = (1 << 48) - 1  # Volatility prints kernel addresses without the sign extension
+    modules = [(m["name"], hex(m["base"] & mask), hex(m["size"])) for m in expected["modules"]]
+    print(json.dumps({"differences": len(problems), "first": problems[:20], "modules": modules}))
+
+
+def verification_failures(truth: Path, report: Path, dump: Path, symbols: Path, work: Path,
+                          logs: Path, env: dict) -> list[str]:
+    """Why the dump does not count (empty when it does): the analysis against the truth,
+    in full, and unmodified Volatility3's module list against the truth's."""
+    checked = subprocess.run([str(PYTHON), str(Path(__file__).resolve()), "--verify", str(truth), str(report)],
+                             capture_output=True, text=True, env=env)
+    if checked.returncode != 0:
+        return [f"the truth check failed: {checked.stderr.strip()[-500:]}"]
+    result = json.loads(checked.stdout.strip().splitlines()[-1])
+    failures = []
+    if result["differences"]:
+        failures.append(f"dumpscan analyze differs from the truth in {result['differences']} places, first:")
+        failures += [f"  {line}" for line in result["first"]]
+    cache = work / "volcache-modules"  # its own: the measured windows.info rows fill theirs
+    cache.mkdir(exist_ok=True)
+    listed = subprocess.run([str(BIN / "vol"), "-q", "--offline", "--cache-path", str(cache), "-r", "json",
+                             "-s", str(symbols), "-f", str(dump), "windows.modules"],
+                            capture_output=True, text=True, env=env)
+    (logs / "modules.json").write_text(listed.stdout)
+    if listed.returncode != 0:
+        return failures + [f"vol windows.modules failed: {listed.stderr.strip()[-300:]}"]
+    seen = [[r["Name"], hex(r["Base"]), hex(r["Size"])] for r in json.loads(listed.stdout)]
+    if seen != result["modules"]:
+        failures.append(f"vol windows.modules lists {seen}; the truth has {result['modules']}")
+    return failures
+
+
 def truth_checksum(truth: Path) -> tuple[int, str]:
     document = json.loads(truth.read_text())
     rows = document["bigpool"]
@@ -131,9 +177,13 @@ def main() -> int:
     parser.add_argument("--vol-timeout", type=float, default=3600.0,
                         help="stop a Volatility run after this many seconds (default 3600)")
     parser.add_argument("--walk", nargs=2, metavar=("DUMP", "SYMBOLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--verify", nargs=2, metavar=("TRUTH", "REPORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.walk:
         walk(*args.walk)
+        return 0
+    if args.verify:
+        verify(*map(Path, args.verify))
         return 0
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="dumpscan-bench-"))
@@ -149,11 +199,25 @@ def main() -> int:
         build = measure("factory build (dumpscan synth --large)",
                         [str(BIN / "dumpscan"), "synth", "--large", "--big-entries", str(args.big_entries),
                          "--tracked", str(args.tracked), "--gib", str(args.gib), "--out", str(dumps),
-                         "--symbols", str(symbols)], logs / "build.out", env=env)
+                         "--symbols-out", str(symbols)], logs / "build.out", env=env)
         runs.append(build)
         if build.status != 0:
             print((logs / "build.err").read_text(), file=sys.stderr)
             return 1
+        analyze = measure("dumpscan analyze --format json (end to end)",
+                          [str(BIN / "dumpscan"), "analyze", "--format", "json", "-s", str(symbols),
+                           str(dump)], logs / "analyze.json", env=env)
+        analyze.note = analyze.note or f"{(logs / 'analyze.json').stat().st_size / 2**20:.0f} MiB of JSON"
+        failures = (verification_failures(truth, logs / "analyze.json", dump, symbols, work, logs, env)
+                    if analyze.status == 0 else [f"dumpscan analyze failed: {analyze.note}"])
+        if failures:
+            print("benchmark stopped: the dump is not analyzed equal to its truth, so no figure "
+                  "counts:", file=sys.stderr)
+            for line in failures:
+                print(f"  {line}", file=sys.stderr)
+            return 2
+        print("verified: dumpscan analyze equals the truth in full (modules, verifier allocations, "
+              "big pool, tags, trace log); vol windows.modules lists the truth's modules", flush=True)
         size = dump.stat().st_size
         print(f"dump: {dump} ({size / 2**20:.0f} MiB on disk, {args.gib} GiB physical space), "
               f"built in {build.seconds:.1f} s", flush=True)
@@ -185,10 +249,6 @@ def main() -> int:
         runs.append(ours)
         print(f"  {ours.what}: {ours.seconds:.2f} s ({ours.note})", flush=True)
 
-        analyze = measure("dumpscan analyze --format json (end to end)",
-                          [str(BIN / "dumpscan"), "analyze", "--format", "json", "-s", str(symbols),
-                           str(dump)], logs / "analyze.json", env=env)
-        analyze.note = analyze.note or f"{(logs / 'analyze.json').stat().st_size / 2**20:.0f} MiB of JSON"
         runs.append(analyze)
         print(f"  {analyze.what}: {analyze.seconds:.2f} s", flush=True)
 

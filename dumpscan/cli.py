@@ -92,9 +92,9 @@ class Run:
 
     def reports(self) -> Iterable[tuple[Path, dict]]:
         """(path, report) for every dump that could be analyzed."""
-        from .progress import progress
+        from .progress import track
 
-        for path in progress(self.paths, "analyzing", quiet=self.quiet):
+        for path in track(self.paths, "analyzing", quiet=self.quiet):
             try:
                 report = analyze_one(path, self.dirs, self.pooltag, self.dtb, self.kernel_base)
             except Failed as exc:
@@ -277,6 +277,12 @@ class OneLineErrors(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
                 SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # stdout's reader went away (`dumpscan ... | head`): stop quietly with the status
+            # of a command ended by SIGPIPE; stdout goes to devnull so that Python's final
+            # flush cannot fail again (Python docs, signal module, "Note on SIGPIPE")
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + 13)
         except Exception as exc:
             if ctx.params.get("verbose"):
                 raise
@@ -315,11 +321,10 @@ def main(verbose: int) -> None:
 @click.option("--all", "build_all", is_flag=True, help="Build every bundled scenario.")
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("testdata/dumps"), show_default=True,
-              help="Where NAME.dmp and NAME.truth.json go.")
-@click.option("--symbols", "symbol_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("testdata/symbols"), show_default=True,
-              help="Where the symbol tables (ISF) go, as windows/<pdb>/<GUID>-<age>.json.xz.")
+              help="Where NAME.dmp and NAME.truth.json go. Default: testdata/dumps.")
+@click.option("--symbols-out", "symbol_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the symbol tables (ISF) go, as windows/<pdb>/<GUID>-<age>.json.xz. "
+                   "Default: OUT/symbols with --out, else testdata/symbols.")
 @click.option("--large", is_flag=True,
               help="Build one large benchmark dump (sparse bitmap dump of a big machine).")
 @click.option("--big-entries", type=click.IntRange(0), default=1_000_000, show_default=True,
@@ -328,14 +333,29 @@ def main(verbose: int) -> None:
               help="With --large: verifier-tracked allocations.")
 @click.option("--gib", type=click.IntRange(4, 1024), default=16, show_default=True,
               help="With --large: physical memory size in GiB.")
-def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path,
-          symbol_dir: Path, large: bool, big_entries: int, tracked: int, gib: int) -> None:
-    """Write synthetic Windows crash dumps with their ground truth."""
-    from .synth.build import build_scenario
+@click.option("-q", "--quiet", is_flag=True, help="No progress display (there is none unless stderr is a terminal).")
+def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path | None,
+          symbol_dir: Path | None, large: bool, big_entries: int, tracked: int, gib: int,
+          quiet: bool) -> None:
+    """Write synthetic Windows crash dumps with their ground truth.
+
+    With no --out, into testdata/ (dumps/ and symbols/); with --out OUT, into OUT (the
+    symbol tables into OUT/symbols), nothing anywhere else."""
+    from .progress import progress
+    from .synth.build import BUILD_STEPS, build_scenario
     from .synth.scenarios import SCENARIOS, large_scenario
 
+    if out_dir is None:
+        out_dir, symbol_dir = Path("testdata/dumps"), symbol_dir or Path("testdata/symbols")
+    symbol_dir = symbol_dir or out_dir / "symbols"
     if large:
-        result = build_scenario(large_scenario(big_entries, tracked, gib), out_dir, symbol_dir)
+        scenario = large_scenario(big_entries, tracked, gib)
+        with progress(len(BUILD_STEPS), f"{scenario.name}: {BUILD_STEPS[0]}", not quiet) as advance:
+            def step_done(step: str) -> None:  # show the step that runs next
+                following = BUILD_STEPS[BUILD_STEPS.index(step) + 1:] or ("done",)
+                advance(description=f"{scenario.name}: {following[0]}")
+
+            result = build_scenario(scenario, out_dir, symbol_dir, step_done)
         click.echo(f"{result.dump}  {result.dump.stat().st_size / 2**20:.1f} MiB")
         return
     if list_only:
@@ -590,7 +610,7 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
     others go on.
     """
     from .analysis.batch import scan_archive
-    from .progress import progress
+    from .progress import track
     from .report.render_csv import batch_csv
     from .report.render_text import render_batch
 
@@ -601,8 +621,8 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
     analyze = functools.partial(batch_analyze, [str(d) for d in symbol_dirs(symbols)],
                                 str(pooltag) if pooltag else None)
     rows = []
-    for row in progress(scan_archive(todo, analyze, workers, thresholds=thresholds), "scanning",
-                        total=len(todo), quiet=quiet):
+    for row in track(scan_archive(todo, analyze, workers, thresholds=thresholds), "scanning",
+                     total=len(todo), quiet=quiet):
         if row.status != "ok":  # the row's error is already one line (Failed: no type prefix)
             error(row.dump, row.error or "error")
         rows.append(row)

@@ -1,29 +1,61 @@
-"""Progress on a terminal: a rich progress bar on stderr while a command works through
-many items (dumps), nothing when stderr is not a terminal or with ``-q``."""
+"""A progress display for long work (rich), on a terminal only.
+
+Front ends wrap long work in :func:`progress` and call the ``advance`` it yields, or
+iterate through :func:`track`; the display goes to stderr, so that stdout stays the
+command's output, and only when stderr is a terminal: nothing is drawn into a pipe, a
+file or a CI log.
+"""
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 T = TypeVar("T")
+Advance = Callable[..., None]  # advance(steps: int = 1, description: str | None = None)
 
 
-def progress(items: Iterable[T], description: str, *, total: int | None = None,
-             quiet: bool = False) -> Iterator[T]:
-    """``items``, showing "description  i/total" and a bar on stderr meanwhile (when
-    stderr is a terminal and not ``quiet``); the bar disappears when done."""
-    if quiet or not sys.stderr.isatty():
-        yield from items
+def _nothing(steps: int = 1, description: str | None = None) -> None:
+    """``advance`` when no display is shown."""
+
+
+@contextmanager
+def progress(total: int | None, description: str, enabled: bool = True,
+             console: "Console | None" = None) -> Iterator[Advance]:
+    """Show a transient progress bar of ``total`` steps (None: unknown) while the block
+    runs; yield ``advance(steps=1, description=None)``. Nothing is shown unless
+    ``enabled`` (a command's ``-q`` turns it off) and the console (stderr by default) is
+    a terminal."""
+    if not enabled:
+        yield _nothing
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield _nothing
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(steps: int = 1, description: str | None = None) -> None:
+            bar.update(task, advance=steps, description=description)
+
+        yield advance
+
+
+def track(items: Iterable[T], description: str, *, total: int | None = None,
+          quiet: bool = False, console: "Console | None" = None) -> Iterator[T]:
+    """``items``, advancing a :func:`progress` bar by one per item (``total``: the
+    length of ``items`` when it has one)."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
+    with progress(total, description, not quiet, console) as advance:
         for item in items:
             yield item
-            bar.advance(task)
+            advance()

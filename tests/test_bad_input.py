@@ -367,7 +367,7 @@ def test_absurd_table_size_is_capped(tmp_path, symbol, value, width, expect):
     start = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = library(target)
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60  # a guard against a hang; speed is benchmarks/'s
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 300, f"{grown_mib:.0f} MiB more memory for a {symbol} of {value:#x}"
     assert any(expect in w for w in report["warnings"]), report["warnings"]
@@ -431,7 +431,7 @@ def test_missing_symbols_never_searches_a_whole_tree(tmp_path):
     start = time.monotonic()
     error = library_error(DUMPS / "win81-x86-verifier.dmp", [Path("/")])
     assert isinstance(error, SymbolsMissing)
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60  # a guard against a hang; speed is benchmarks/'s
 
 
 # -- not a dump ------------------------------------------------------------------------------------

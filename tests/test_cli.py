@@ -207,11 +207,16 @@ def test_fail_on_suspect():
 
 
 def test_bad_options_are_usage_errors():
-    for args in (["--threshold", "no_such=1"], ["--threshold", "min_bytes"], ["--address", "xyz"],
-                 ["--format", "csv", "--section", "all"]):
+    """Exit status 2 and one line that says what is wrong with the option."""
+    for args, message in ((["--threshold", "no_such=1"], "unknown threshold(s): no_such"),
+                          (["--threshold", "min_bytes"], "'min_bytes': expected KEY=VALUE"),
+                          (["--address", "xyz"], "not an address: 'xyz'"),
+                          (["--format", "csv", "--section", "all"], "--format csv takes one --section (not all)")):
         result = run("analyze", "-s", SYMBOLS, X86, *args)
         no_traceback(result)
         assert result.returncode == 2, (args, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if message in line]
+        assert len(lines) == 1 and lines[0].startswith(("Error: ", "dumpscan: ")), (args, result.stderr)
 
 
 def test_out_writes_a_file(tmp_path):

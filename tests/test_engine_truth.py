@@ -14,6 +14,7 @@ import pytest
 
 from dumpscan.analysis.engine import analyze_path
 from dumpscan.report.schema import json_schema
+from dumpscan.synth.truth import truth_differences as subset_diff  # test_cli uses it too
 
 ROOT = Path(__file__).resolve().parents[1]
 DUMPS = ROOT / "testdata" / "dumps"
@@ -21,35 +22,6 @@ SYMBOLS = ROOT / "testdata" / "symbols"
 REAL_ISF = Path(__file__).resolve().parents[2] / "shared" / "isf"
 TRUTHS = sorted(DUMPS.glob("*.truth.json"))
 NAMES = [p.name[: -len(".truth.json")] for p in TRUTHS]
-
-def subset_diff(truth, report, path: str = "") -> list[str]:
-    """Where ``truth`` is not contained in ``report`` (dicts: every truth key present
-    with a contained value, extra report keys allowed; lists: same length, element-wise;
-    scalars: equal, bool never equal to int)."""
-    out: list[str] = []
-    if isinstance(truth, dict):
-        if not isinstance(report, dict):
-            return [f"{path or '.'}: expected an object, got {type(report).__name__}"]
-        for key, value in truth.items():
-            where = f"{path}.{key}" if path else key
-            if key not in report:
-                out.append(f"{where}: missing from the report")
-            else:
-                out += subset_diff(value, report[key], where)
-    elif isinstance(truth, list):
-        if not isinstance(report, list):
-            return [f"{path}: expected a list, got {type(report).__name__}"]
-        if len(truth) != len(report):
-            out.append(f"{path}: {len(report)} items, truth has {len(truth)}")
-        for index, (a, b) in enumerate(zip(truth, report)):
-            out += subset_diff(a, b, f"{path}[{index}]")
-    elif isinstance(truth, bool) or isinstance(report, bool):
-        if type(truth) is not type(report) or truth != report:
-            out.append(f"{path}: report {report!r}, truth {truth!r}")
-    elif truth != report:
-        show = (lambda v: hex(v) if isinstance(v, int) and abs(v) > 0xFFFF else repr(v))
-        out.append(f"{path}: report {show(report)}, truth {show(truth)}")
-    return out
 
 
 @lru_cache(maxsize=None)

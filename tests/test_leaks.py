@@ -392,3 +392,20 @@ def test_one_line_error_and_columns():
 
     assert not hasattr(dumpscan.cli, "one_line")  # one formatter, not two
     assert BatchRow.columns()[:3] == ["dump", "status", "error"]
+
+
+def test_suspects_of_one_severity_rank_by_bytes():
+    """win10-x64-two-leaks: two 'high' tag suspects; 'Leak' holds more bytes, 'Lea2' more
+    allocations and sorts first by name: only largest-bytes-first puts 'Leak' first."""
+    from dumpscan.analysis.engine import analyze_path
+
+    symbols = DUMPS.parent / "symbols"
+    first, second = leaks.analyze(analyze_path(DUMPS / "win10-x64-two-leaks.dmp", [symbols]))["suspects"]
+    assert [(s["kind"], s["name"], s["severity"], s["bytes"], s["count"]) for s in (first, second)] == [
+        ("tag", "Leak", "high", 14 * 0xFA000, 14), ("tag", "Lea2", "high", 44 * 0x40000, 44)]
+    assert first["evidence"] == [
+        "14 allocations, 0 freed: 14 outstanding (14 paged for 14336000 bytes), 13.7 MiB",
+        "14 live big-pool blocks hold 14336000 of 26349568 big-pool bytes (54.4%)"]
+    assert second["evidence"] == [
+        "44 allocations, 0 freed: 44 outstanding (44 nonpaged for 11534336 bytes), 11.0 MiB"]
+    assert first["drivers"] == second["drivers"] == ["myfault.sys"]

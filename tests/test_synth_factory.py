@@ -3,6 +3,7 @@ consistency of what it claims; the article scenarios carry the article's facts."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -12,10 +13,15 @@ from click.testing import CliRunner
 
 from conftest import DUMPS, SYMBOLS, bundled, load_truth
 from dumpscan.cli import main
+from dumpscan.analysis.engine import analyze_path
 from dumpscan.dumpfile import open_dump
+from dumpscan.kernel.view import MemoryAbsent
 from dumpscan.report.schema import json_schema
 from dumpscan.synth.build import build_scenario
+from dumpscan.synth.machine import MAPS, Machine, OverlapError
+from dumpscan.synth.platforms import get_platform
 from dumpscan.synth.scenarios import SCENARIOS, large_scenario
+from dumpscan.synth.truth import truth_differences
 from dumpscan.vol.open import open_kernel
 
 ALL = bundled()
@@ -25,17 +31,22 @@ def test_every_scenario_is_bundled():
     assert sorted(ALL) == sorted(SCENARIOS)
 
 
-def test_regeneration_is_byte_identical(tmp_path):
-    """`dumpscan synth --all` reproduces testdata exactly (dumps, truth, symbol tables)."""
-    result = CliRunner().invoke(main, ["synth", "--all", "--out", str(tmp_path / "dumps"),
-                                       "--symbols", str(tmp_path / "symbols")])
+def test_regeneration_is_byte_identical(tmp_path, monkeypatch):
+    """`dumpscan synth --all`, no options, reproduces testdata/ exactly (dumps, truth,
+    symbol tables) and writes nothing else."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["synth", "--all"])
     assert result.exit_code == 0, result.output
+    fresh = tmp_path / "testdata"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["testdata"]
+    assert sorted(p.name for p in fresh.iterdir()) == ["dumps", "symbols"]
     for name in ALL:
         for suffix in (".dmp", ".truth.json"):
-            fresh = (tmp_path / "dumps" / f"{name}{suffix}").read_bytes()
-            assert fresh == (DUMPS / f"{name}{suffix}").read_bytes(), f"{name}{suffix} differs"
+            data = (fresh / "dumps" / f"{name}{suffix}").read_bytes()
+            assert data == (DUMPS / f"{name}{suffix}").read_bytes(), f"{name}{suffix} differs"
+    assert sorted(p.name for p in (fresh / "dumps").iterdir()) == sorted(p.name for p in DUMPS.iterdir())
     for path in SYMBOLS.rglob("*.json.xz"):
-        assert (tmp_path / "symbols" / path.relative_to(SYMBOLS)).read_bytes() == path.read_bytes()
+        assert (fresh / "symbols" / path.relative_to(SYMBOLS)).read_bytes() == path.read_bytes()
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -135,7 +146,7 @@ def test_kernel_only_dumps_leave_user_pages_out():
         with open_dump(DUMPS / f"{name}.dmp") as kernel_only:
             assert kernel_only.header.dump_type == load_truth(name)["dump"]["dump_type"]
             opened = open_kernel(DUMPS / f"{name}.dmp", [SYMBOLS])
-            with pytest.raises(Exception):
+            with pytest.raises(MemoryAbsent, match="0x7ff65a8b0000 .* is not in the dump"):
                 opened.view.read(0x00007FF65A8B0000, 2)  # NotMyfault.exe, user space
     opened = open_kernel(DUMPS / "win10-x64-series-t0.dmp", [SYMBOLS])
     assert opened.view.read(0x00007FF65A8B0000, 2) == b"MZ"
@@ -156,3 +167,45 @@ def test_large_dump_is_sparse_and_high(tmp_path: Path):
     assert len(truth["bigpool"]) >= 20_000
     contoso = next(d for d in truth["verifier"]["drivers"] if d["name"] == "contoso.sys")
     assert len(contoso["allocations"]) == 2_000
+
+
+def test_arenas_are_sized_from_what_they_hold():
+    """An arena keeps its default span unless it must hold more; then the arenas after it
+    in its region move up (2 MiB steps); the last arena of a region spans what it holds."""
+    layout = MAPS["win10-x64"]
+    default = layout.arena_plan()
+    assert (default["system"].start, default["nonpaged_small"].start, default["nonpaged"].start) == \
+        (0xFFFFB20C3E000000, 0xFFFFB20C40000000, 0xFFFFB20C41000000)
+    sized = layout.arena_plan({"system": 48 * 2**20 + 1, "nonpaged": 5 * 2**30})
+    assert sized["system"].end - sized["system"].start == 50 * 2**20
+    assert sized["nonpaged_small"].start == sized["system"].end
+    assert sized["nonpaged"].start == sized["nonpaged_small"].end
+    assert sized["nonpaged"].end - sized["nonpaged"].start == 5 * 2**30
+    assert sized["paged_small"] == default["paged_small"]
+
+
+def test_a_big_page_table_larger_than_the_default_system_arena(tmp_path: Path):
+    """A 2^21-entry big-page table (48 MiB) does not fit the 32 MiB default: the arena
+    grows and the loader entries and verifier data after it stay intact."""
+    scenario = replace(SCENARIOS["win10-x64-verifier-full"], name="wide-table", big_table_size=1 << 21)
+    result = build_scenario(scenario, tmp_path, tmp_path / "symbols")
+    report = analyze_path(result.dump, [tmp_path / "symbols"])
+    problems = truth_differences(result.truth_data, report)
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_overlapping_ranges_are_refused(tmp_path: Path, monkeypatch):
+    """Drivers loaded where the small nonpaged pool lies: the build stops, naming both."""
+    layout = MAPS["win10-x64"]
+    monkeypatch.setitem(MAPS, "win10-x64",
+                        replace(layout, driver_base=layout.arena_plan()["nonpaged_small"].start))
+    with pytest.raises(OverlapError, match=r"nonpaged_small arena \[0x[0-9a-f]+, 0x[0-9a-f]+\) overlaps image of Ntfs\.sys"):
+        build_scenario(SCENARIOS["win10-x64-kernel-sdmp"], tmp_path, tmp_path / "symbols")
+
+
+def test_the_system_arena_refuses_what_it_cannot_hold():
+    machine = Machine(get_platform("win10-x64"), MAPS["win10-x64"], [(0x100, 0x1000)])
+    span = machine.arenas["system"].end - machine.arenas["system"].start
+    assert machine.system_allocation(span - 0x1000) == machine.arenas["system"].start
+    with pytest.raises(OverlapError, match="do not fit in the system arena"):
+        machine.system_allocation(0x1001)

@@ -117,7 +117,7 @@ def test_verifier_top_cuts_allocations_not_drivers():
 def test_progress_only_on_a_terminal(monkeypatch):
     import sys
 
-    from dumpscan.progress import progress
+    from dumpscan.progress import track
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -125,11 +125,11 @@ def test_progress_only_on_a_terminal(monkeypatch):
 
     quiet = io.StringIO()
     monkeypatch.setattr(sys, "stderr", quiet)
-    assert list(progress([1, 2, 3], "analyzing")) == [1, 2, 3]
+    assert list(track([1, 2, 3], "analyzing")) == [1, 2, 3]
     assert quiet.getvalue() == ""
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    assert list(progress([1, 2, 3], "analyzing", quiet=True)) == [1, 2, 3]
+    assert list(track([1, 2, 3], "analyzing", quiet=True)) == [1, 2, 3]
     assert terminal.getvalue() == ""
-    assert list(progress([1, 2, 3], "analyzing")) == [1, 2, 3]
+    assert list(track([1, 2, 3], "analyzing")) == [1, 2, 3]
     assert "analyzing" in terminal.getvalue()

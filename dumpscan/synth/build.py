@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
 from ..dumpfile.writer import DumpSpec, write_dump
-from .crash import CrashState, CrashWriter
+from .crash import STACK_PAGES, CrashState, CrashWriter
 from .isf import module_isf, platform_isf, write_isf
 from .kernel_image import KernelImageWriter, LoadedModule, place_modules
-from .machine import MAPS, Machine
+from .machine import MAPS, Extent, Machine, refuse_overlaps
 from .memory import PAGE, USER_READONLY
 from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_counters, synthetic_tags
 from .platforms import get_platform
+from .platforms.base import Platform
 from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
 from .scenario import Allocate, Scenario
@@ -38,18 +40,26 @@ class BuildResult:
     truth_data: dict
 
 
-def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> BuildResult:
+BUILD_STEPS = ("simulate", "lay out", "write the dump", "write the truth", "write the symbol tables")
+
+
+def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path,
+                   step_done: Callable[[str], None] = lambda step: None) -> BuildResult:
     """Simulate the scenario, lay the machine out, write NAME.dmp, NAME.truth.json and
-    the symbol tables."""
+    the symbol tables; ``step_done`` is called with each of BUILD_STEPS as it ends.
+    Raises :class:`OverlapError` when two parts of the machine would share addresses."""
     platform = get_platform(scenario.platform)
-    machine = Machine(platform, MAPS[platform.name], _allocation_ranges(scenario))
-    world = _simulate(scenario, machine)
+    machine, world = _simulate_sized(scenario, platform)
+    step_done(BUILD_STEPS[0])
     crash = _crash(scenario, machine, world)
     _lay_out(scenario, machine, world, crash)
+    refuse_overlaps(_extents(machine, world))
+    step_done(BUILD_STEPS[1])
 
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_path = out_dir / f"{scenario.name}.dmp"
     _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
+    step_done(BUILD_STEPS[2])
     truth = build_truth(scenario=scenario, machine=machine, pool=world.pool, modules=world.modules,
                         crash=crash, dtb=machine.space.dtb)
     truth_path = out_dir / f"{scenario.name}.truth.json"
@@ -57,8 +67,46 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
     # keeps a million-row truth of a benchmark dump fast
     indent = 1 if len(truth["bigpool"]) < 50_000 else None
     truth_path.write_text(json.dumps(truth, indent=indent, sort_keys=True) + "\n")
+    step_done(BUILD_STEPS[3])
     write_symbol_tables(scenario, symbol_dir)
+    step_done(BUILD_STEPS[4])
     return BuildResult(dump_path, truth_path, truth)
+
+
+def _simulate_sized(scenario: Scenario, platform: Platform) -> tuple[Machine, "_World"]:
+    """Simulate on the map's default arena spans; when an arena must hold more than its
+    span (so that the arenas after it move), simulate again on arenas sized from what
+    each held. The simulation is deterministic and does not depend on where the
+    (2 MiB-aligned) arenas start, so the second run holds the same."""
+    layout, ram = MAPS[platform.name], _allocation_ranges(scenario)
+    machine = Machine(platform, layout, ram)
+    world = _simulate(scenario, machine)
+    needs = world.pool.arena_use()
+    needs["system"] = PoolLayoutWriter(machine, world.pool).system_arena_bytes(scenario.tag_table_bits)
+    sized = layout.arena_plan(needs)
+    if all(sized[name].start == extent.start for name, extent in machine.arenas.items()):
+        return machine, world
+    machine = Machine(platform, layout, ram, needs)
+    return machine, _simulate(scenario, machine)
+
+
+def _extents(machine: Machine, world: "_World") -> list[Extent]:
+    """Every range of addresses the build wrote to or handed out: arenas (as far as
+    they reach), images, the crash stack, KUSER_SHARED_DATA, the user image, the
+    page-table window."""
+    used = world.pool.arena_use()
+    used["system"] = machine.system_used()
+    extents = [Extent(e.name, e.start, max(e.end, e.start + used[name]))
+               for name, e in machine.arenas.items()]
+    extents += [Extent(f"image of {m.name}", m.base, m.base + m.size) for m in world.modules]
+    layout = machine.layout
+    extents.append(Extent("crash stack", layout.stack_base - STACK_PAGES * PAGE, layout.stack_base))
+    extents.append(Extent("KUSER_SHARED_DATA", layout.kuser_kernel, layout.kuser_kernel + PAGE))
+    user = USER_IMAGE[machine.platform.machine]
+    extents.append(Extent("user image", user, user + PAGE))
+    start, size = machine.space.page_table_window()
+    extents.append(Extent("page-table window", start, start + size))
+    return extents
 
 
 @dataclass
@@ -80,7 +128,8 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
     nx = "NonPagedPoolNx" in platform.enums["_POOL_TYPE"].constants
     pool = PoolModel(
         pointer_size=platform.pointer_size, processors=scenario.processors,
-        arenas=layout.arenas, trace_length=scenario.trace_length if scenario.verifier_level is not None else 0,
+        arenas={name: extent.start for name, extent in machine.arenas.items()},
+        trace_length=scenario.trace_length if scenario.verifier_level is not None else 0,
         trace_depth=_array_length(platform, "_VF_POOL_TRACE", "StackTrace"),
         verifier_level=scenario.verifier_level,
         tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size)
@@ -132,7 +181,7 @@ def _crash(scenario: Scenario, machine: Machine, world: _World) -> CrashState:
         outstanding = (counters.get("CurrentPagedPoolAllocations", 0)
                        + counters.get("CurrentNonPagedPoolAllocations", 0))
         return writer.verifier_unload(name_va, data_va, outstanding)
-    return writer.write(scenario.crash, machine.layout.arenas["paged"] + 0x7FF000)
+    return writer.write(scenario.crash, machine.arenas["paged"].start + 0x7FF000)
 
 
 def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashState) -> None:

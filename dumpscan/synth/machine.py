@@ -12,21 +12,64 @@ symbol table gives), except where a comment names a source:
   (nt near 0x81000000, myfault.sys at 0x98725000, paged pool blocks at 0x9ca00000).
 * Windows 7 puts hal.dll below ntoskrnl; the factory places it after ntoskrnl so
   that Volatility3's low-stub scan does not take hal for the kernel [pitfalls doc].
+
+Pool arenas: each region of the map is a run of arenas, one after the other. An arena
+spans its default size unless it must hold more: then it spans what it holds (rounded
+up to 2 MiB) and the arenas after it in the region move up. The last arena of a region
+spans what it holds. Every arena, image, stack and fixed page gets its own range of
+addresses, and a build whose ranges overlap is refused (:class:`OverlapError`).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .memory import KERNEL_DATA, PAGE, AddressSpace, PaeAddressSpace, PhysicalMemory, X64AddressSpace
 from .platforms.base import Platform
+from .pool import Arena
 from .structs import StructPacker
+
+MiB = 1 << 20
+# arenas start on a 2 MiB chunk boundary, so that where big blocks fall in an arena
+# does not depend on where the arena starts (pool.Arena)
+ARENA_ALIGN = Arena.CHUNK
+
+
+class OverlapError(ValueError):
+    """Two parts of a synthetic machine's address space would share addresses."""
+
+
+@dataclass(frozen=True)
+class Extent:
+    """A named range [start, end) of kernel virtual addresses."""
+
+    name: str
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.start:#x}, {self.end:#x})"
+
+
+def refuse_overlaps(extents: Iterable[Extent]) -> None:
+    """Raise :class:`OverlapError` naming the first two ranges that share an address."""
+    ordered = sorted((e for e in extents if e.end > e.start), key=lambda e: (e.start, e.end))
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start < before.end:
+            raise OverlapError(f"synthetic machine layout: {after} overlaps {before}")
+
+
+# (region start, ((arena, default span in bytes), ...)); a default span of 0 (the last
+# arena of a region) means "what it holds". Arenas: "system" (tables the kernel
+# allocates at boot: big-page table, tag tables), small and big nonpaged/paged pool.
+Regions = tuple[tuple[int, tuple[tuple[str, int], ...]], ...]
 
 
 @dataclass(frozen=True)
 class MachineMap:
     kernel_base: int
     driver_base: int  # first driver after the kernel and hal
-    arenas: dict[str, int]  # "system" (tables allocated at boot), big/small paged/nonpaged pool
+    pool_regions: Regions
     stack_base: int  # the crashing thread's kernel stack (top of a 6-page stack)
     thread_base: int  # _ETHREAD addresses handed to trace records
     dtb_pfn: int
@@ -34,14 +77,26 @@ class MachineMap:
     kuser_kernel: int
     kuser_user: int = 0x7FFE0000
 
+    def arena_plan(self, needs: Mapping[str, int] | None = None) -> dict[str, Extent]:
+        """Each arena's range: its default span, or what ``needs`` (bytes by arena) says
+        it must hold when that is more, rounded up to 2 MiB; the arenas after it in
+        its region move up. The last arena of a region spans what it needs."""
+        needs = needs or {}
+        plan: dict[str, Extent] = {}
+        for start, arenas in self.pool_regions:
+            for name, default in arenas:
+                span = max(default, -(-needs.get(name, 0) // ARENA_ALIGN) * ARENA_ALIGN)
+                plan[name] = Extent(f"{name} arena", start, start + span)
+                start += span
+        return plan
+
 
 MAPS: dict[str, MachineMap] = {
     "win7-x64": MachineMap(
         kernel_base=0xFFFFF8000160F000,  # page aligned, as 7/8.1 kernels are
         driver_base=0xFFFFF88000E00000,
-        arenas={"system": 0xFFFFFA8002000000,
-                "nonpaged": 0xFFFFFA8004000000, "paged": 0xFFFFF8A004000000,
-                "nonpaged_small": 0xFFFFFA8003000000, "paged_small": 0xFFFFF8A003000000},
+        pool_regions=((0xFFFFFA8002000000, (("system", 16 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+                      (0xFFFFF8A003000000, (("paged_small", 16 * MiB), ("paged", 0)))),
         stack_base=0xFFFFF88004EC6000,  # the PoolHitTag article's stack: fffff880`04ec1680
         thread_base=0xFFFFFA8003D5B060,
         dtb_pfn=0x187, self_ref_index=0x1ED,
@@ -49,8 +104,8 @@ MAPS: dict[str, MachineMap] = {
     "win81-x86": MachineMap(
         kernel_base=0x81000000,
         driver_base=0x8BC00000,
-        arenas={"system": 0x85000000, "nonpaged": 0x86A00000, "paged": 0x9CA00000,
-                "nonpaged_small": 0x86000000, "paged_small": 0x9C000000},
+        pool_regions=((0x85000000, (("system", 16 * MiB), ("nonpaged_small", 10 * MiB), ("nonpaged", 0))),
+                      (0x9C000000, (("paged_small", 10 * MiB), ("paged", 0)))),
         stack_base=0x9F106000,
         thread_base=0x98090300,  # the article's allocating thread
         dtb_pfn=0x185, self_ref_index=0,
@@ -58,8 +113,8 @@ MAPS: dict[str, MachineMap] = {
     "win10-x64": MachineMap(
         kernel_base=0xFFFFF80572C00000,
         driver_base=0xFFFFF80574000000,
-        arenas={"system": 0xFFFFB20C3E000000, "nonpaged": 0xFFFFB20C41000000, "paged": 0xFFFFC78F52000000,
-                "nonpaged_small": 0xFFFFB20C40000000, "paged_small": 0xFFFFC78F51000000},
+        pool_regions=((0xFFFFB20C3E000000, (("system", 32 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+                      (0xFFFFC78F51000000, (("paged_small", 16 * MiB), ("paged", 0)))),
         stack_base=0xFFFFF98B1A2F6000,
         thread_base=0xFFFFB20C3F6C1080,
         dtb_pfn=0x1AD, self_ref_index=0x1A3,
@@ -67,8 +122,8 @@ MAPS: dict[str, MachineMap] = {
     "win11-x64": MachineMap(
         kernel_base=0xFFFFF80631E00000,
         driver_base=0xFFFFF80633600000,
-        arenas={"system": 0xFFFF9E0D7E000000, "nonpaged": 0xFFFF9E0D81000000, "paged": 0xFFFFD48A62000000,
-                "nonpaged_small": 0xFFFF9E0D80000000, "paged_small": 0xFFFFD48A61000000},
+        pool_regions=((0xFFFF9E0D7E000000, (("system", 32 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+                      (0xFFFFD48A61000000, (("paged_small", 16 * MiB), ("paged", 0)))),
         stack_base=0xFFFFE2868F4A6000,
         thread_base=0xFFFF9E0D7F2C4080,
         dtb_pfn=0x1AE, self_ref_index=0x14C,
@@ -76,13 +131,18 @@ MAPS: dict[str, MachineMap] = {
     "win11-24h2-x64": MachineMap(
         kernel_base=0xFFFFF80152400000,
         driver_base=0xFFFFF80153C00000,
-        arenas={"system": 0xFFFFA60B0E000000, "nonpaged": 0xFFFFA60B13000000, "paged": 0xFFFFD30F24000000,
-                "nonpaged_small": 0xFFFFA60B12000000, "paged_small": 0xFFFFD30F23000000},
-        stack_base=0xFFFFF30A55DD6000,
+        pool_regions=((0xFFFFA60B0E000000, (("system", 64 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+                      (0xFFFFD30F23000000, (("paged_small", 16 * MiB), ("paged", 0)))),
+        stack_base=0xFFFFE30A55DD6000,  # outside the page-table window of PML4 index 0x1E6
         thread_base=0xFFFFA60B10AC2080,
         dtb_pfn=0x1AB, self_ref_index=0x1E6,
         kuser_kernel=0xFFFFF78000000000),
 }
+
+
+def system_bytes(size: int) -> int:
+    """What one system allocation of ``size`` bytes takes: whole pages."""
+    return (size + PAGE - 1) & ~(PAGE - 1)
 
 
 class Machine:
@@ -92,9 +152,12 @@ class Machine:
     that every byte lands through the page tables and every offset comes from the
     platform's layout tables."""
 
-    def __init__(self, platform: Platform, layout: MachineMap, ram: list[tuple[int, int]]) -> None:
+    def __init__(self, platform: Platform, layout: MachineMap, ram: list[tuple[int, int]],
+                 arena_needs: Mapping[str, int] | None = None) -> None:
+        """``arena_needs``: bytes each arena must hold (see :meth:`MachineMap.arena_plan`)."""
         self.platform = platform
         self.layout = layout
+        self.arenas = layout.arena_plan(arena_needs)
         self.memory = PhysicalMemory(ram)
         if platform.machine == "x64":
             self.space: AddressSpace = X64AddressSpace(self.memory, layout.dtb_pfn, layout.self_ref_index)
@@ -103,14 +166,22 @@ class Machine:
         self.packer = StructPacker(platform)
         self.ptr = platform.pointer_size
         self.kernel_only_excluded: set[int] = set()  # pfns a kernel-only dump leaves out
-        self._system_next = layout.arenas["system"]
+        self._system_next = self.arenas["system"].start
 
     def system_allocation(self, size: int) -> int:
         """Nonpaged memory the kernel took at boot, outside pool tracking (the
-        big-page and tag tables, the verifier's trace buffer) [M]."""
+        big-page and tag tables) [M]; refused past the end of the system arena."""
         va = self._system_next
-        self._system_next += (size + PAGE - 1) & ~(PAGE - 1)
+        end = va + system_bytes(size)
+        if end > self.arenas["system"].end:
+            raise OverlapError(f"synthetic machine layout: {size:#x} bytes at {va:#x} do not fit in the "
+                               f"{self.arenas['system']}")
+        self._system_next = end
         return va
+
+    def system_used(self) -> int:
+        """Bytes of the system arena handed out so far."""
+        return self._system_next - self.arenas["system"].start
 
     # -- addresses --------------------------------------------------------------
     def symbol(self, name: str) -> int:

@@ -140,6 +140,11 @@ class AddressSpace(ABC):
     def mapped_pages(self) -> dict[int, int]:
         return dict(self._mapped)
 
+    @abstractmethod
+    def page_table_window(self) -> tuple[int, int]:
+        """(start, size) of the virtual range the self-referencing entry maps the page
+        tables into: nothing else may live there."""
+
 
 class X64AddressSpace(AddressSpace):
     """4-level paging with a self-referencing PML4 entry."""
@@ -157,6 +162,9 @@ class X64AddressSpace(AddressSpace):
     def canonical(va: int) -> int:
         va &= (1 << 64) - 1
         return va | 0xFFFF000000000000 if va & (1 << 47) else va & 0x0000FFFFFFFFFFFF
+
+    def page_table_window(self) -> tuple[int, int]:
+        return self.canonical(self.self_ref_index << 39), 1 << 39
 
     def _entry(self, table: int, index: int) -> int:
         return struct.unpack_from("<Q", self.memory.pages[table // PAGE], index * 8)[0]
@@ -198,6 +206,9 @@ class PaeAddressSpace(AddressSpace):
             struct.pack_into("<Q", memory.pages[directories[3] // PAGE], i * 8,
                              directory | KERNEL_TABLE)
         self._directories = directories
+
+    def page_table_window(self) -> tuple[int, int]:
+        return 0xC0000000, 0x800000  # PTEs of all 4 GiB (8-byte entries), the PDEs at 0xC0600000
 
     def map_page(self, va: int, pfn: int, flags: int = KERNEL_DATA) -> None:
         va &= 0xFFFFFFFF

@@ -151,8 +151,14 @@ class Arena:
     CHUNK = 0x200000
 
     def __init__(self, base: int) -> None:
+        self.base = base
         self.next = base
         self.free: list[tuple[int, int]] = []
+
+    @property
+    def used(self) -> int:
+        """Bytes of address space handed out so far (the arena's extent)."""
+        return self.next - self.base
 
     def take(self, size: int) -> int:
         for i, (va, length) in enumerate(self.free):
@@ -282,6 +288,12 @@ class PoolModel:
         self.trace_depth = trace_depth
         self.tracker_page_type = tracker_page_type
         self.big_table = BigPageTable(big_table_size)
+
+    def arena_use(self) -> dict[str, int]:
+        """Bytes of address space each pool arena has handed out."""
+        use = {kind: arena.used for kind, arena in self.big_arenas.items()}
+        use.update({f"{kind}_small": small.arena.used for kind, small in self.small_pools.items()})
+        return use
 
     # -- tag counters ------------------------------------------------------------
     def count(self, cpu: int, key: int, paged: bool, allocs: int, frees: int, nbytes: int) -> None:

@@ -13,7 +13,7 @@ the chains and encodings follow windows-pool-structures.md:
 """
 from __future__ import annotations
 
-from .machine import Machine
+from .machine import Machine, system_bytes
 from .memory import PAGE
 from .pool import Block, PoolModel, TagCounters, pool_hash, tag_key
 
@@ -72,6 +72,17 @@ class PoolLayoutWriter:
         self.m.write_pointer(self.m.symbol("PoolBigPageTable"), va)
         self.m.write_pointer(self.m.symbol("PoolBigPageTableSize"), len(table))
         self.m.write_u32(self.m.symbol("ExpPoolBigEntriesInUse"), table.in_use())
+
+    def system_arena_bytes(self, bits: int) -> int:
+        """Bytes of the system arena :meth:`write_big_table` and :meth:`write_tag_tables`
+        will take: the big-page table, one tag table per processor, the expansion."""
+        big = len(self.pool.big_table) * self.packer.sizeof("_POOL_TRACKER_BIG_PAGES")
+        entry_size = self.packer.sizeof("_POOL_TRACKER_TABLE")
+        sizes = [big] + [entry_size * ((1 << bits) + 1)] * len(self.pool.tag_counts)
+        _, overflow = self.tag_table_plan(bits)
+        if overflow:
+            sizes.append(entry_size * _expansion_capacity(overflow, entry_size))
+        return sum(system_bytes(size) for size in sizes)
 
     # -- tag tables -------------------------------------------------------------------
     def tag_table_plan(self, bits: int) -> tuple[dict[int, int], list[int]]:
@@ -136,7 +147,7 @@ class PoolLayoutWriter:
             self.m.write_pointer(self.m.symbol("PoolTrackTableExpansion"), 0)
             self.m.write_pointer(self.m.symbol("PoolTrackTableExpansionSize"), 0)
             return
-        capacity = max(PAGE // entry_size, len(keys))
+        capacity = _expansion_capacity(keys, entry_size)
         buf = bytearray(entry_size * capacity)
         for index, key in enumerate(keys):
             total = TagCounters()
@@ -156,3 +167,8 @@ class PoolLayoutWriter:
         self.m.write_u32(self.m.symbol("PoolHitTag"),
                          tag_key(tag) if tag else DEFAULT_POOL_HIT_TAG)
 
+
+
+def _expansion_capacity(keys: list[int], entry_size: int) -> int:
+    """Entries of PoolTrackTableExpansion: the overflowing keys, at least a page [M]."""
+    return max(PAGE // entry_size, len(keys))

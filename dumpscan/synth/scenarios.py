@@ -129,6 +129,14 @@ _add(Scenario(
               Allocate(Site("litware.sys", "", 0x1F3A), "Litw", 0x200, paged=False, count=60,
                        free_site=Site("litware.sys", "", 0x2C84))),
     crash="verifier-unload", noise=Noise(tags=150, big_blocks=50)))
+_add(Scenario(
+    name="win10-x64-two-leaks", platform="win10-x64", dump_type=5, summary_signature="SDMP",
+    description="Two leaks of one severity: 14 paged 1000 KB 'Leak' blocks (more bytes) and 44 "
+                "nonpaged 256 KB 'Lea2' blocks (more allocations), Driver Verifier off",
+    seed=20, processors=2, drivers=SYSTEM_DRIVERS + (MYFAULT_X64,),
+    workload=(Allocate(LEAK_SITE_X64, "Leak", LEAK_1000K, paged=True, count=14),
+              Allocate(Site("myfault.sys", "PoolLeak", 0x2E), "Lea2", 0x40000, paged=False, count=44)),
+    noise=Noise(tags=150, big_blocks=50)))
 for _step, (_leaks, _days) in enumerate(((4, 1), (12, 2), (24, 3))):
     _add(_x64_plain(f"win10-x64-series-t{_step}", "win10-x64", 5, "FDMP", 99,
                     leaks=_leaks, uptime_days=_days))

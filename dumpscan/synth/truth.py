@@ -2,7 +2,10 @@
 
 Computed from the simulation and the platform tables, never by reading the dump
 back, so that a reader bug cannot hide behind a matching writer bug. The rules
-for derived values are those of docs/report-schema.md.
+for derived values are those of docs/report-schema.md. :func:`truth_differences`
+is the judge: a report agrees with its truth when it holds every truth field with the
+same value, every list (modules, big-pool rows, tags, each driver's allocations, the
+trace log) in full.
 """
 from __future__ import annotations
 
@@ -15,6 +18,36 @@ from .pool import TAG_MEMBERS, PoolModel, TagCounters, key_tag, tag_key
 from .pool_layout import DEFAULT_POOL_HIT_TAG, OVERFLOW_KEY
 from .scenario import Scenario
 from ..report.schema import SCHEMA_ID, counter_members, symbolize
+
+
+def truth_differences(truth, report, path: str = "") -> list[str]:
+    """Where ``truth`` is not contained in ``report``: dicts: every truth key present
+    with a contained value, extra report keys allowed; lists: the same length, element
+    by element; scalars: equal, a bool never equal to an int."""
+    out: list[str] = []
+    if isinstance(truth, dict):
+        if not isinstance(report, dict):
+            return [f"{path or '.'}: expected an object, got {type(report).__name__}"]
+        for key, value in truth.items():
+            where = f"{path}.{key}" if path else key
+            if key not in report:
+                out.append(f"{where}: missing from the report")
+            else:
+                out += truth_differences(value, report[key], where)
+    elif isinstance(truth, list):
+        if not isinstance(report, list):
+            return [f"{path}: expected a list, got {type(report).__name__}"]
+        if len(truth) != len(report):
+            out.append(f"{path}: {len(report)} items, truth has {len(truth)}")
+        for index, (a, b) in enumerate(zip(truth, report)):
+            out += truth_differences(a, b, f"{path}[{index}]")
+    elif isinstance(truth, bool) or isinstance(report, bool):
+        if type(truth) is not type(report) or truth != report:
+            out.append(f"{path}: report {report!r}, truth {truth!r}")
+    elif truth != report:
+        show = (lambda v: hex(v) if isinstance(v, int) and abs(v) > 0xFFFF else repr(v))
+        out.append(f"{path}: report {show(report)}, truth {show(truth)}")
+    return out
 
 
 def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,

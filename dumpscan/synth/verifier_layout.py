@@ -178,10 +178,12 @@ class VerifierLayoutWriter:
             for slot in page.slots[1:]:
                 self._write_slot(buf, slot)
             self.m.write(page.va, bytes(buf))
-        # free-list links, top first: each free slot points at the next one down
+        # free-list links, top first: each free slot points at the next one down, in its
+        # NextFree member (on every real build the first pointer, over VirtualAddress)
+        next_free = self.m.packer.offsetof("_VI_POOL_ENTRY.NextFree")
         for position, slot in enumerate(state.free_slots):
             below = state.free_slots[position - 1].va if position else 0
-            self.m.write_pointer(slot.va, below)
+            self.m.write_pointer(slot.va + next_free, below)
         # trailers of live tracked blocks point back at their slot
         for block in self.pool.blocks:
             if block.tracker is not None and not block.freed and block.owner == state.name:

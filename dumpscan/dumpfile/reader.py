@@ -34,6 +34,11 @@ PAGE_SHIFT = 12
 # (1 TiB) is beyond anything this analyzer is meant for.
 MAX_PHYS_BYTES = 1 << 40
 MAX_PFN = MAX_PHYS_BYTES >> PAGE_SHIFT
+# No field of a dump file may place data beyond this offset: its pages describe at most
+# MAX_PHYS_BYTES, and its headers and maps are far smaller than the slack.  Every header
+# value is checked against these bounds in Python integers *before* any numpy (int64)
+# arithmetic, so no header value can overflow or wrap a computation.
+MAX_FILE_OFFSET = 2 * MAX_PHYS_BYTES
 MAX_RDMP_RANGES = 1 << 22
 BITMAP_CHUNK_BYTES = 1 << 20
 
@@ -241,10 +246,11 @@ class CrashDump:
 
     def _map_type1(self, runs):
         total = 0
-        for base, count in runs:
+        for index, (base, count) in enumerate(runs):
             if base + count > MAX_PFN:
                 raise self._fail(
-                    f"absurd run: PFN 0x{base:x} + 0x{count:x} pages reaches beyond 2**40 bytes of physical memory"
+                    f"absurd PhysicalMemoryBlock.Run[{index}]: BasePage 0x{base:x} + PageCount 0x{count:x} "
+                    "reaches beyond 2**40 bytes of physical memory"
                 )
             total += count
         if total > MAX_PFN:
@@ -272,15 +278,18 @@ class CrashDump:
     def _check_bitmap_geometry(self, nbits: int, bitmap_at: int, first_page: int, pages: int):
         if nbits * H.PAGE_SIZE > MAX_PHYS_BYTES:
             raise self._fail(
-                f"absurd bitmap size: {nbits} bits would describe {nbits * H.PAGE_SIZE:#x} bytes (over 2**40)"
+                f"absurd bitmap size: BitmapSize {nbits} bits would describe {nbits * H.PAGE_SIZE:#x} bytes (over 2**40)"
             )
+        if first_page > MAX_FILE_OFFSET:
+            raise self._fail(f"absurd bitmap header: HeaderSize (first page offset) 0x{first_page:x} "
+                             f"lies beyond any dump file (over 2**41 bytes)")
         bitmap_end = bitmap_at + (nbits + 7) // 8
         if first_page < bitmap_end:
             raise self._fail(
                 f"first page offset 0x{first_page:x} lies inside the bitmap (which ends at 0x{bitmap_end:x})"
             )
         if pages > nbits:
-            raise self._fail(f"inconsistent bitmap page count: {pages} pages for a bitmap of {nbits} bits")
+            raise self._fail(f"inconsistent bitmap page count: Pages {pages} for a bitmap of {nbits} bits")
         if self._size < bitmap_end:
             raise self._fail(
                 f"truncated inside the bitmap (ends at 0x{bitmap_end:x}, the file is 0x{self._size:x} bytes): "
@@ -353,39 +362,59 @@ class CrashDump:
                 f"truncated inside the RDMP range list (ends at 0x{ranges_at + slots * 16:x}, "
                 f"the file is 0x{self._size:x} bytes): all pages missing"
             )
-        table = np.frombuffer(self._pread(ranges_at, slots * 16), dtype="<u8").reshape(-1, 2).astype(np.int64)
-        pfns, counts = table[:, 0], table[:, 1]
-        if (table < 0).any():  # a u64 above 2**63
-            raise self._fail("absurd RDMP range: a PFN or page count above 2**63")
-        zero = np.flatnonzero(pfns == 0)
+        table = np.frombuffer(self._pread(ranges_at, slots * 16), dtype="<u8").reshape(-1, 2)
+        zero = np.flatnonzero(table[:, 0] == 0)
         if zero.size:  # kdmp-parser stops at the first range with PageFileNumber 0
-            pfns, counts = pfns[: zero[0]], counts[: zero[0]]
+            table = table[: zero[0]]
         if dump_type == 0xA:
-            total = int(tail.TotalNumberOfPages)
-            cum = np.cumsum(counts)
-            hit = np.flatnonzero(cum == total)
-            if total == 0:
-                pfns, counts = pfns[:0], counts[:0]
-            elif hit.size:
-                pfns, counts = pfns[: hit[0] + 1], counts[: hit[0] + 1]
-            elif cum.size and cum[-1] > total:
-                raise self._fail(
-                    f"inconsistent RDMP header: TotalNumberOfPages is {total} but the ranges step over it"
-                )
-            else:
-                self.warnings.append(
-                    f"RDMP TotalNumberOfPages is {total} but the ranges hold only {int(cum[-1]) if cum.size else 0} pages"
-                )
-            if tail.NumberOfRanges != pfns.size:
-                self.warnings.append(
-                    f"RDMP NumberOfRanges is {tail.NumberOfRanges} but {pfns.size} ranges were read"
-                )
-        if np.any(pfns + counts > MAX_PFN) or int(counts.sum()) > MAX_PFN:
-            raise self._fail("absurd RDMP range: pages beyond 2**40 bytes of physical memory")
+            table = self._rdmp_total_pages(table, tail)
+        self._check_rdmp_ranges(table)
+        pfns, counts = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)  # all < 2**28 now
         before = np.cumsum(counts) - counts
         total_pages = int(counts.sum())
         self._expected_end = first_page + total_pages * H.PAGE_SIZE
         return _Map(pfns, counts, first_page + before * H.PAGE_SIZE), total_pages, "RDMP"
+
+    def _rdmp_total_pages(self, table: np.ndarray, tail) -> np.ndarray:
+        """DumpType 0xA: the ranges up to TotalNumberOfPages (kdmp-parser's walk).  The
+        running sum is taken over counts capped just above MAX_PFN, so it cannot wrap."""
+        total = int(tail.TotalNumberOfPages)
+        cum = np.cumsum(np.minimum(table[:, 1], MAX_PFN + 1).astype(np.int64))
+        hit = np.flatnonzero(cum == total)
+        if total == 0:
+            table = table[:0]
+        elif hit.size:
+            table = table[: hit[0] + 1]
+        elif cum.size and cum[-1] > total:
+            crossing = int(np.flatnonzero(cum > total)[0])
+            self._check_rdmp_ranges(table[: crossing + 1])  # an absurd range is named first
+            raise self._fail(
+                f"inconsistent RDMP header: TotalNumberOfPages is {total} but the ranges step over it"
+            )
+        else:
+            self.warnings.append(
+                f"RDMP TotalNumberOfPages is {total} but the ranges hold only {int(cum[-1]) if cum.size else 0} pages"
+            )
+        if tail.NumberOfRanges != len(table):
+            self.warnings.append(f"RDMP NumberOfRanges is {tail.NumberOfRanges} but {len(table)} ranges were read")
+        return table
+
+    def _check_rdmp_ranges(self, table: np.ndarray) -> None:
+        """Every range's PageFileNumber, NumberOfPages and end within 2**40 bytes of
+        physical memory, and the sum too: checked on the unsigned values, so nothing wraps."""
+        pfns, counts = table[:, 0], table[:, 1]
+        for field, values in (("PageFileNumber", pfns), ("NumberOfPages", counts)):
+            bad = np.flatnonzero(values > MAX_PFN)
+            if bad.size:
+                raise self._fail(f"absurd RDMP range {int(bad[0])}: {field} 0x{int(values[bad[0]]):x} "
+                                 "reaches beyond 2**40 bytes of physical memory")
+        bad = np.flatnonzero(pfns + counts > MAX_PFN)  # both <= 2**28: no overflow
+        if bad.size:
+            i = int(bad[0])
+            raise self._fail(f"absurd RDMP range {i}: PageFileNumber 0x{int(pfns[i]):x} + NumberOfPages "
+                             f"0x{int(counts[i]):x} reaches beyond 2**40 bytes of physical memory")
+        if int(counts.sum()) > MAX_PFN:
+            raise self._fail(f"absurd RDMP range list: its ranges hold {int(counts.sum())} pages (over 2**40 bytes)")
 
     def _clip_to_file(self, pmap: _Map) -> _Map:
         """Pages whose 4 KiB lie (partly) past the end of the file are absent."""

@@ -366,7 +366,10 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
 def render_text_section(report: dict, section: str, view: dict, path: Path, many: bool) -> str:
     from .report import render_text as rt
     from .report import select as sel
+    from .report.render_triage import is_triage_report, render_triage
 
+    if is_triage_report(report):  # a small memory dump: what it says, no pool sections
+        return render_triage(report)
     parts: list[str] = []
     wanted = ["report", "poolused", "verifier", "history", "callsites", "bigpool"] if section == "all" \
         else [section]

@@ -87,9 +87,13 @@ def verifier_flag_names(level: int) -> list[str]:
 
 def analyze_path(path: str | Path, symbol_dirs: Sequence[str | Path], pooltag_file: str | Path | None = None,
                  **options: Any) -> dict:
-    """Open ``path`` (``dumpscan.vol.open.open_kernel``) and analyze it."""
+    """Open ``path`` (``dumpscan.vol.open.open_kernel``) and analyze it.  A triage (small
+    memory) dump has no kernel address space: ``analysis.triage`` reports what it says."""
     from ..vol.open import open_kernel  # the Volatility bridge is only needed here
+    from .triage import is_triage_dump, triage_report
 
+    if is_triage_dump(path):
+        return triage_report(path)
     dirs = [Path(d) for d in symbol_dirs]
     opened = open_kernel(path, dirs)
     try:
@@ -211,7 +215,7 @@ class _Analysis:
     # -- dump / kernel / modules ---------------------------------------------------------
     def dump_section(self) -> dict:
         h = self.header
-        return {"dump_type": h.dump_type, "machine": h.machine, "dtb": h.dtb or 0,
+        return {"dump_type": h.dump_type, "kind": "kernel", "machine": h.machine, "dtb": h.dtb or 0,
                 "bugcheck": {"code": h.bugcheck_code or 0,
                              "parameters": [int(p or 0) for p in (list(h.bugcheck_parameters) + [0] * 4)[:4]],
                              "name": BUGCHECK_NAMES.get(h.bugcheck_code or 0, "")},

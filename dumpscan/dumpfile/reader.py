@@ -43,6 +43,7 @@ MAX_RDMP_RANGES = 1 << 22
 BITMAP_CHUNK_BYTES = 1 << 20
 
 SUPPORTED_DUMP_TYPES = (1, 2, 5, 6, 8, 9, 0xA)
+TRIAGE_DUMP_TYPE = 4  # read by triage.py: no page map, only the crash summary
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,83 @@ def _runs_from_bitmap(read, nbits: int, first_page: int) -> tuple[_Map, int]:
     return _Map(s, c, first_page + before * H.PAGE_SIZE), int(c.sum())
 
 
+def read_main_header(pread, size: int, fail) -> tuple[int, int, object]:
+    """(bits, header size, parsed DUMP_HEADER32/64) of a file; ``fail(message)`` makes the
+    exception raised for a file that is not a dump.  ``pread(offset, length)`` reads it."""
+    magic = pread(0, 8)
+    if not magic:
+        raise fail("not a Windows kernel crash dump: the file is empty (0 bytes)")
+    if len(magic) < 8 or magic[:4] != H.SIGNATURE or magic[4:] not in (H.VALID_DUMP32, H.VALID_DUMP64):
+        raise fail(
+            f"not a Windows kernel crash dump: expected 'PAGEDUMP' or 'PAGEDU64' at offset 0, found {magic!r}"
+        )
+    bits = 64 if magic[4:] == H.VALID_DUMP64 else 32
+    hsize = H.HEADER_SIZE64 if bits == 64 else H.HEADER_SIZE32
+    if size < hsize:
+        raise fail(f"truncated header: the file is 0x{size:x} bytes, a {bits}-bit dump header is 0x{hsize:x}")
+    con = H.DUMP_HEADER64 if bits == 64 else H.DUMP_HEADER32
+    return bits, hsize, con.parse(pread(0, hsize))
+
+
+def header_record(h, w: int, signature: str | None, phys_runs=(), phys_pages: int | None = None) -> DumpHeader:
+    """The :class:`DumpHeader` of a parsed DUMP_HEADER32/64 (``w``: 32 or 64)."""
+    comment_raw = bytes(h.Comment)
+    if comment_raw == H.PAGE_FILL * (H.COMMENT_SIZE // 4):
+        comment = None
+    else:
+        comment = comment_raw.split(b"\0", 1)[0].decode("latin-1")
+    return DumpHeader(
+        bits=w,
+        machine="x64" if w == 64 else "x86",
+        dump_type=int(h.DumpType),
+        summary_signature=signature,
+        major_version=_unset(h.MajorVersion, 32),
+        minor_version=_unset(h.MinorVersion, 32),
+        dtb=_unset(h.DirectoryTableBase, w),
+        pfn_database=_unset(h.PfnDataBase, w),
+        ps_loaded_module_list=_unset(h.PsLoadedModuleList, w),
+        ps_active_process_head=_unset(h.PsActiveProcessHead, w),
+        machine_image_type=_unset(h.MachineImageType, 32),
+        number_processors=_unset(h.NumberProcessors, 32),
+        bugcheck_code=_unset(h.BugCheckCode, 32),
+        bugcheck_parameters=tuple(_unset(p, w) for p in h.BugCheckParameter),
+        kd_debugger_data_block=_unset(h.KdDebuggerDataBlock, w),
+        pae_enabled=(None if w == 64 or h.PaeEnabled == H.UNSET8 else bool(h.PaeEnabled)),
+        system_time=_unset(h.SystemTime, 64),
+        system_up_time=_unset(h.SystemUpTime, 64),
+        comment=comment,
+        context=decode_context(h.ContextRecord, w),
+        exception=decode_exception(h.Exception),
+        physical_memory_runs=list(phys_runs),
+        physical_memory_pages=phys_pages,
+        required_dump_space=_unset(h.RequiredDumpSpace, 64),
+        product_type=_unset(h.ProductType, 32),
+        suite_mask=_unset(h.SuiteMask, 32),
+    )
+
+
+def decode_context(ctx, bits: int) -> dict:
+    """Register -> value of a parsed CONTEXT; {} when ContextFlags is the 'PAGE' fill."""
+    if ctx.ContextFlags == H.UNSET32:
+        return {}
+    names = H.CONTEXT_REGISTERS_AMD64 if bits == 64 else H.CONTEXT_REGISTERS_I386
+    return {key: int(_getpath(ctx, path)) for key, path in names.items()}
+
+
+def decode_exception(exc) -> dict | None:
+    """A parsed EXCEPTION_RECORD32/64 as a dict; None when ExceptionCode is the 'PAGE' fill."""
+    if exc.ExceptionCode == H.UNSET32:
+        return None
+    n = min(int(exc.NumberParameters), H.EXCEPTION_MAXIMUM_PARAMETERS)
+    return {
+        "code": int(exc.ExceptionCode),
+        "flags": int(exc.ExceptionFlags),
+        "record": int(exc.ExceptionRecord),
+        "address": int(exc.ExceptionAddress),
+        "parameters": tuple(int(v) for v in exc.ExceptionInformation[:n]),
+    }
+
+
 class CrashDump:
     """An opened crash dump.  Use :func:`open_dump`; usable as a context manager."""
 
@@ -183,26 +261,17 @@ class CrashDump:
 
     # -- parsing ---------------------------------------------------------------------
     def _parse(self) -> None:
-        magic = self._pread(0, 8)
-        if not magic:
-            raise self._fail("not a Windows kernel crash dump: the file is empty (0 bytes)")
-        if len(magic) < 8 or magic[:4] != H.SIGNATURE or magic[4:] not in (H.VALID_DUMP32, H.VALID_DUMP64):
-            raise self._fail(
-                f"not a Windows kernel crash dump: expected 'PAGEDUMP' or 'PAGEDU64' at offset 0, found {magic!r}"
-            )
-        bits = 64 if magic[4:] == H.VALID_DUMP64 else 32
-        hsize = H.HEADER_SIZE64 if bits == 64 else H.HEADER_SIZE32
-        if self._size < hsize:
-            raise self._fail(
-                f"truncated header: the file is 0x{self._size:x} bytes, a {bits}-bit dump header is 0x{hsize:x}"
-            )
-        con = H.DUMP_HEADER64 if bits == 64 else H.DUMP_HEADER32
-        hdr = con.parse(self._pread(0, hsize))
+        bits, hsize, hdr = read_main_header(self._pread, self._size, self._fail)
         self._bits, self._hsize, self._hdr = bits, hsize, hdr
 
         dump_type = hdr.DumpType
         if dump_type == H.UNSET32:
             raise self._fail("DumpType is not set (still the 'PAGE' fill)")
+        if dump_type == TRIAGE_DUMP_TYPE:
+            raise self._fail(
+                f"{_dump_type_name(dump_type)} holds no physical memory pages, only the crash "
+                "summary (dumpscan.dumpfile.open_triage reads it)"
+            )
         if dump_type not in SUPPORTED_DUMP_TYPES:
             raise self._fail(
                 f"unsupported DumpType: {_dump_type_name(dump_type)}; "
@@ -225,7 +294,7 @@ class CrashDump:
         self._map = self._clip_to_file(pmap)
         self.bitmap_pages = covered
         self.pages_present = self._map.total()
-        self.header = self._make_header(dump_type, signature, phys_runs, phys_pages)
+        self.header = header_record(self._hdr, self._bits, signature, phys_runs, phys_pages)
 
     def _physical_memory_block(self, dump_type: int):
         block = self._hdr.PhysicalMemoryBlock
@@ -435,62 +504,6 @@ class CrashDump:
                 f"(0x{self._size:x} bytes, page data should end at 0x{self._expected_end:x}) and are treated as absent"
             )
         return clipped
-
-    def _make_header(self, dump_type, signature, phys_runs, phys_pages) -> DumpHeader:
-        h, w = self._hdr, self._bits
-        comment_raw = bytes(h.Comment)
-        if comment_raw == H.PAGE_FILL * (H.COMMENT_SIZE // 4):
-            comment = None
-        else:
-            comment = comment_raw.split(b"\0", 1)[0].decode("latin-1")
-        return DumpHeader(
-            bits=w,
-            machine="x64" if w == 64 else "x86",
-            dump_type=int(dump_type),
-            summary_signature=signature,
-            major_version=_unset(h.MajorVersion, 32),
-            minor_version=_unset(h.MinorVersion, 32),
-            dtb=_unset(h.DirectoryTableBase, w),
-            pfn_database=_unset(h.PfnDataBase, w),
-            ps_loaded_module_list=_unset(h.PsLoadedModuleList, w),
-            ps_active_process_head=_unset(h.PsActiveProcessHead, w),
-            machine_image_type=_unset(h.MachineImageType, 32),
-            number_processors=_unset(h.NumberProcessors, 32),
-            bugcheck_code=_unset(h.BugCheckCode, 32),
-            bugcheck_parameters=tuple(_unset(p, w) for p in h.BugCheckParameter),
-            kd_debugger_data_block=_unset(h.KdDebuggerDataBlock, w),
-            pae_enabled=(None if w == 64 or h.PaeEnabled == H.UNSET8 else bool(h.PaeEnabled)),
-            system_time=_unset(h.SystemTime, 64),
-            system_up_time=_unset(h.SystemUpTime, 64),
-            comment=comment,
-            context=self._decode_context(),
-            exception=self._decode_exception(),
-            physical_memory_runs=list(phys_runs),
-            physical_memory_pages=phys_pages,
-            required_dump_space=_unset(h.RequiredDumpSpace, 64),
-            product_type=_unset(h.ProductType, 32),
-            suite_mask=_unset(h.SuiteMask, 32),
-        )
-
-    def _decode_context(self) -> dict:
-        ctx = self._hdr.ContextRecord
-        if ctx.ContextFlags == H.UNSET32:
-            return {}
-        names = H.CONTEXT_REGISTERS_AMD64 if self._bits == 64 else H.CONTEXT_REGISTERS_I386
-        return {key: int(_getpath(ctx, path)) for key, path in names.items()}
-
-    def _decode_exception(self) -> dict | None:
-        exc = self._hdr.Exception
-        if exc.ExceptionCode == H.UNSET32:
-            return None
-        n = min(int(exc.NumberParameters), H.EXCEPTION_MAXIMUM_PARAMETERS)
-        return {
-            "code": int(exc.ExceptionCode),
-            "flags": int(exc.ExceptionFlags),
-            "record": int(exc.ExceptionRecord),
-            "address": int(exc.ExceptionAddress),
-            "parameters": tuple(int(v) for v in exc.ExceptionInformation[:n]),
-        }
 
     # -- page map queries ------------------------------------------------------------
     def _locate(self, pfn: int) -> int:

@@ -123,6 +123,7 @@ def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str |
     ``symbol_dirs``: where driver symbol tables are looked for (Volatility's ``-s``)."""
     from ..dumpfile import open_dump
     from ..vol.layer import CrashDumpLayer, base_location, local_path
+    from ..vol.open import kernel_identity
     from ..vol.plugin import view_from_plugin
 
     view = view_from_plugin(context, kernel_module_name)
@@ -142,6 +143,12 @@ def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str |
             pending += list(getattr(layer, "dependencies", []) or [])
     if dump is None:
         raise ValueError("no crash dump file under the kernel layer: dumpscan reads the dump header")
+    try:  # the command line's check of the kernel image (PE header, CodeView), so both agree
+        kernel_identity(view.read, view.kernel_base, dump, dump.path)
+    except BaseException:
+        if owned:
+            dump.close()
+        raise
 
     class _Opened:  # what analyze_view needs of an OpenedDump
         pass

@@ -95,7 +95,7 @@ def symbol_dirs() -> List[Path]:
 
 def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) -> Optional[dict]:
     """dumpscan's report of the dump the plugin runs on; its warnings go to the log
-    (one WARNING line each). None (after one ERROR line) when it cannot be built."""
+    (one WARNING line each). When it cannot be built: one ERROR line, and ``vol`` exits 1."""
     from dumpscan.analysis.engine import analyze_plugin
 
     try:
@@ -103,7 +103,8 @@ def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) 
                                 option(plugin, "pooltag"), search_tag_owners=owners)
     except ANALYSIS_ERRORS as exc:
         vollog.error("dumpscan cannot analyze this dump: %s", one_line_error(exc))
-        return None
+        # an empty table after an error would read as "nothing found": exit non-zero
+        raise SystemExit(1) from None
     for warning in report.get("warnings") or []:
         vollog.warning("%s", " ".join(str(warning).split()))
     return report

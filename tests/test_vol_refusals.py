@@ -100,3 +100,15 @@ def test_a_refused_dump_ends_the_stacking_at_once(tmp_path):
         refused = context.layers[layers[0]]
         assert refused.metadata["refused"].startswith(f"{path}: ")
         assert not refused.is_valid(0) and refused.maximum_address == 0
+
+
+def test_a_triage_dump_is_refused_by_the_plugins_in_one_line(vol_cache):
+    """A small memory dump holds no memory for a plugin to read: one ERROR line naming it,
+    exit 1 (the command reports what the dump says instead, tests/test_triage.py)."""
+    path = DUMPS / "win10-x64-triage-c4.dmp"
+    result = run_vol(path, "windows.pooltags", plugins=True, cache=vol_cache)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and errors[0].endswith(
+        f"{path}: triage / small memory dump (4) holds no physical memory pages, only the crash summary "
+        "(dumpscan.dumpfile.open_triage reads it)"), result.stderr

@@ -78,7 +78,10 @@ class TriageDump:
 
 
 def is_triage_dump(path: str | os.PathLike) -> bool:
-    """True when ``path`` starts with a crash-dump header whose DumpType is 4 (two small reads)."""
+    """True when ``path`` is a regular file starting with a crash-dump header whose DumpType
+    is 4 (two small reads)."""
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, "rb") as handle:
             magic = handle.read(8)

@@ -70,6 +70,7 @@ MACHINE_I386 = 0x14C  # IMAGE_FILE_MACHINE_I386  [S9 / PE spec]
 MACHINE_AMD64 = 0x8664  # IMAGE_FILE_MACHINE_AMD64
 
 # DumpType values [S7 DumpType_t; S10/S11 DUMP_TYPE enum]
+TRIAGE_DUMP_TYPE = 4  # DUMP_TYPE_TRIAGE: no page map, only the crash summary (triage.py)
 DUMP_TYPE_NAMES = {
     0: "unknown (0)",
     1: "full dump, run-based (1)",

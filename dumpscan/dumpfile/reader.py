@@ -43,7 +43,6 @@ MAX_RDMP_RANGES = 1 << 22
 BITMAP_CHUNK_BYTES = 1 << 20
 
 SUPPORTED_DUMP_TYPES = (1, 2, 5, 6, 8, 9, 0xA)
-TRIAGE_DUMP_TYPE = 4  # read by triage.py: no page map, only the crash summary
 
 
 @dataclass(frozen=True)
@@ -267,7 +266,7 @@ class CrashDump:
         dump_type = hdr.DumpType
         if dump_type == H.UNSET32:
             raise self._fail("DumpType is not set (still the 'PAGE' fill)")
-        if dump_type == TRIAGE_DUMP_TYPE:
+        if dump_type == H.TRIAGE_DUMP_TYPE:
             raise self._fail(
                 f"{_dump_type_name(dump_type)} holds no physical memory pages, only the crash "
                 "summary (dumpscan.dumpfile.open_triage reads it)"

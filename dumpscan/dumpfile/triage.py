@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 from . import headers as H
 from .errors import DumpFormatError
-from .reader import TRIAGE_DUMP_TYPE, DumpHeader, header_record, read_main_header
+from .reader import DumpHeader, header_record, read_main_header
+
+MAX_TRIAGE_FILE = 64 << 20  # real ones are 64 KiB to a few MiB: read whole, bounded
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def is_triage_dump(path: str | os.PathLike) -> bool:
                 return False
             con = H.DUMP_HEADER64 if magic[4:] == H.VALID_DUMP64 else H.DUMP_HEADER32
             handle.seek(H.offset_of(con, "DumpType"))
-            return int.from_bytes(handle.read(4), "little") == TRIAGE_DUMP_TYPE
+            return int.from_bytes(handle.read(4), "little") == H.TRIAGE_DUMP_TYPE
     except OSError:
         return False
 
@@ -104,9 +106,6 @@ def open_triage(path: str | os.PathLike) -> TriageDump:
                                         f"{MAX_TRIAGE_FILE >> 20} MiB)")
         data = handle.read()
     return _TriageReader(path, data).read()
-
-
-MAX_TRIAGE_FILE = 64 << 20  # real ones are 64 KiB to a few MiB; read whole, bounded
 
 
 class _TriageReader:
@@ -125,7 +124,7 @@ class _TriageReader:
 
     def read(self) -> TriageDump:
         bits, hsize, hdr = read_main_header(self.pread, len(self.data), self.fail)
-        if hdr.DumpType != TRIAGE_DUMP_TYPE:
+        if hdr.DumpType != H.TRIAGE_DUMP_TYPE:
             raise self.fail(f"DumpType is {hdr.DumpType}, not a triage dump (4)")
         self.bits = bits
         con = H.TRIAGE_DUMP64 if bits == 64 else H.TRIAGE_DUMP32

@@ -23,7 +23,6 @@ from typing import Iterable, Mapping
 from . import headers as H
 
 WRITER_DUMP_TYPES = (1, 5, 6, 8, 9, 0xA)
-TRIAGE_DUMP_TYPE = 4
 _SHIFT_CHUNK = 4 << 20
 
 # Register defaults for a kernel-mode context (docs/dump-format.md, "CONTEXT defaults").
@@ -103,7 +102,7 @@ class _Plan:
     def __init__(self, spec: DumpSpec) -> None:
         if spec.machine not in ("x64", "x86"):
             raise ValueError(f"machine must be 'x64' or 'x86', got {spec.machine!r}")
-        if spec.dump_type not in WRITER_DUMP_TYPES + (TRIAGE_DUMP_TYPE,):
+        if spec.dump_type not in WRITER_DUMP_TYPES + (H.TRIAGE_DUMP_TYPE,):
             raise ValueError(f"dump_type must be one of 1, 4, 5, 6, 8, 9, 0xA, got {spec.dump_type!r}")
         self.spec = spec
         self.bits = 64 if spec.machine == "x64" else 32
@@ -119,7 +118,7 @@ class _Plan:
             sig = sig or "SDMP"
             if sig not in ("SDMP", "FDMP"):
                 raise ValueError(f"summary_signature of a DumpType {t} dump must be 'SDMP' or 'FDMP', got {sig!r}")
-        elif t in (1, TRIAGE_DUMP_TYPE):
+        elif t in (1, H.TRIAGE_DUMP_TYPE):
             if sig is not None:
                 raise ValueError(f"a DumpType {t} dump has no summary header; summary_signature must be None")
         elif sig not in (None, "RDMP"):
@@ -421,7 +420,7 @@ def _le(values: array) -> bytes:  # pragma: no cover - big-endian hosts only
 
 def write_dump(path: str | os.PathLike, spec: DumpSpec, pages: Iterable) -> None:
     """Write a crash dump.  pages: iterable of (pfn, 4096 bytes), strictly increasing PFN."""
-    if spec.dump_type == TRIAGE_DUMP_TYPE:
+    if spec.dump_type == H.TRIAGE_DUMP_TYPE:
         raise ValueError("dump_type 4 is a triage dump, which holds no pages: write it with write_triage_dump")
     plan = _Plan(spec)
     _write_atomically(path, lambda f: _write_paged(f, plan, spec, pages))
@@ -483,7 +482,7 @@ def _align8(value: int) -> int:
 def write_triage_dump(path: str | os.PathLike, spec: DumpSpec, triage: TriageSpec) -> None:
     """Write a triage dump: the header of ``spec`` (DumpType 4), then TRIAGE_DUMP32/64 and
     what it points at, laid out as docs/dump-format.md describes.  Deterministic."""
-    if spec.dump_type != TRIAGE_DUMP_TYPE:
+    if spec.dump_type != H.TRIAGE_DUMP_TYPE:
         raise ValueError(f"write_triage_dump writes DumpType 4, the spec says {spec.dump_type}")
     plan = _Plan(spec)
     body = _triage_body(plan, triage)

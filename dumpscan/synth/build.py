@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..dumpfile.headers import TRIAGE_DUMP_TYPE
 from ..dumpfile.writer import DumpSpec, write_dump
 from .crash import CrashState, CrashWriter
 from .isf import module_isf, platform_isf, write_isf
@@ -23,7 +24,6 @@ from .triage import write_triage
 from .truth import build_truth
 from .verifier_layout import VerifierLayoutWriter
 
-TRIAGE_DUMP_TYPE = 4
 LOW_MEMORY_RUN = (0x1, 0x9E)  # conventional memory below 640 KB, as PC firmware reports it
 FIRST_ALLOCATABLE_PFN = 0x100
 PFN_DATABASE = {"x64": 0xFFFFFA8000000000, "x86": 0x84200000}  # MODEL

@@ -236,8 +236,9 @@ def test_analysis_errors_of_dumpscan_are_one_log_line(error, monkeypatch, caplog
         context = None
         config = {"kernel": "kernel"}
 
-    with caplog.at_level("ERROR", logger="dumpscan.plugins"):
-        assert common.analyze(Plugin()) is None
+    with caplog.at_level("ERROR", logger="dumpscan.plugins"), pytest.raises(SystemExit) as stop:
+        common.analyze(Plugin())
+    assert stop.value.code == 1  # an empty table after an error is a failure
     (record,) = caplog.records
     assert record.getMessage() == "dumpscan cannot analyze this dump: " + (
         "no symbol table for myfault.pdb GUID 0123/1" if error == "symbols"

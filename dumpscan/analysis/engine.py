@@ -121,34 +121,10 @@ def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str |
     ``dumpscan.vol.plugin.view_from_plugin``, the dump header from the crash dump under
     the kernel layer (dumpscan's ``CrashDumpLayer``, else the file the bottom layer reads).
     ``symbol_dirs``: where driver symbol tables are looked for (Volatility's ``-s``)."""
-    from ..dumpfile import open_dump
-    from ..vol.layer import CrashDumpLayer, base_location, local_path
-    from ..vol.open import kernel_identity
-    from ..vol.plugin import view_from_plugin
+    from ..vol.plugin import crash_dump_under, view_from_plugin
 
     view = view_from_plugin(context, kernel_module_name)
-    dump, owned, pending = None, False, [context.modules[kernel_module_name].layer_name]
-    seen: set[str] = set()
-    while pending and dump is None:  # walk down the layer stack to the dump file
-        name = pending.pop(0)
-        if name in seen or name not in context.layers:
-            continue
-        seen.add(name)
-        layer = context.layers[name]
-        if isinstance(layer, CrashDumpLayer):
-            dump = layer.dump
-        elif local_path(base_location(context, name) or ""):
-            dump, owned = open_dump(local_path(base_location(context, name))), True
-        else:
-            pending += list(getattr(layer, "dependencies", []) or [])
-    if dump is None:
-        raise ValueError("no crash dump file under the kernel layer: dumpscan reads the dump header")
-    try:  # the command line's check of the kernel image (PE header, CodeView), so both agree
-        kernel_identity(view.read, view.kernel_base, dump, dump.path)
-    except BaseException:
-        if owned:
-            dump.close()
-        raise
+    dump, owned = crash_dump_under(context, context.modules[kernel_module_name].layer_name)
 
     class _Opened:  # what analyze_view needs of an OpenedDump
         pass

@@ -491,7 +491,11 @@ def _render(frontend, report: dict, section: str, query: Query, label: str, many
         return
     if isinstance(frontend, _Texts):
         from .report.render_text import TextFrontend, render_leak_report
+        from .report.render_triage import is_triage_report, render_triage
 
+        if is_triage_report(report):  # a small memory dump: what it says, no pool sections
+            frontend.parts.append(render_triage(report))
+            return
         parts = [render_leak_report(report, query)]
         if section == "all":
             views = TextFrontend()

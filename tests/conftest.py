@@ -20,12 +20,19 @@ REAL_ISF = (ROOT.parent / "shared" / "isf").resolve()  # resolved: ../shared may
 VOL = Path(sys.executable).with_name("vol")
 
 
-def bundled(predicate=lambda name, truth: True) -> list[str]:
-    """Names of the bundled dumps whose truth satisfies ``predicate``."""
+def is_triage(truth: dict) -> bool:
+    """A triage (small memory) dump: no kernel address space, no pool (tests/test_triage.py)."""
+    return truth["dump"].get("kind") == "triage"
+
+
+def bundled(predicate=lambda name, truth: True, *, triage: bool = False) -> list[str]:
+    """Names of the bundled dumps whose truth satisfies ``predicate``: the kernel dumps,
+    and with ``triage`` the triage dumps too."""
     names = []
     for path in sorted(DUMPS.glob("*.truth.json")):
         name = path.name[: -len(".truth.json")]
-        if predicate(name, load_truth(name)):
+        truth = load_truth(name)
+        if (triage or not is_triage(truth)) and predicate(name, truth):
             names.append(name)
     return names
 

@@ -45,7 +45,7 @@ def all_reports() -> dict[str, dict]:
     result = run("analyze", "-q", "--format", "json", "-s", SYMBOLS, DUMPS)
     assert result.returncode == 0, result.stderr
     documents = json.loads(result.stdout)
-    assert isinstance(documents, list) and len(documents) == len(NAMES)
+    assert isinstance(documents, list) and len(documents) == len(bundled(triage=True))
     return {Path(d["header"]["dump"]).name[: -len(".dmp")]: d for d in documents}
 
 
@@ -304,13 +304,14 @@ def test_batch_over_the_archive_and_a_garbage_file(tmp_path):
     no_traceback(result)
     assert result.returncode == 3, result.stderr  # some dumps could not be analyzed
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert len(rows) == len(NAMES) + 1
+    assert len(rows) == len(bundled(triage=True)) + 1
     errors = [r for r in rows if r["status"] != "ok"]
     assert len(errors) == 1 and errors[0]["dump"] == str(garbage)
     assert "not a Windows kernel crash dump" in errors[0]["error"]
     # the top suspect of each dump is its leak: NotMyFault's tag, or the unloaded driver
     assert all(r["top_suspect"].startswith(("tag 'Leak'", "tag 'Lea2'", "driver litware.sys"))
-               for r in rows if r["status"] == "ok")
+               for r in rows if r["status"] == "ok" and r["dump_type"] != "4")
+    assert [r["top_suspect"] for r in rows if r["dump_type"] == "4"] == [""]  # a triage dump: no pool data
     assert result.stderr.count("dumpscan: ") == 1
 
 

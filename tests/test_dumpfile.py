@@ -425,7 +425,7 @@ def test_broken_files_are_refused_in_one_line(outdir):
         (patched_copy(full1, outdir / "runs.dmp", [(0x88, u32(43))]), "absurd NumberOfRuns 43"),
         (patched_copy(full32, outdir / "runs32.dmp", [(0x64, u32(87))]), "absurd NumberOfRuns 87"),
         (patched_copy(full1, outdir / "runsp.dmp", [(0x88, b"PAGE")]), "PhysicalMemoryBlock is not set"),
-        (patched_copy(full1, outdir / "bigrun.dmp", [(0xA8 + 8, u64(1 << 40))]), "absurd run"),
+        (patched_copy(full1, outdir / "bigrun.dmp", [(0xA8 + 8, u64(1 << 40))]), "absurd PhysicalMemoryBlock.Run[1]: BasePage"),
         (patched_copy(full5, outdir / "bits.dmp", [(0x2030, u64(1 << 29))]), "absurd bitmap size"),
         (patched_copy(full5, outdir / "cnt.dmp", [(0x2028, u64(8))]), "inconsistent bitmap page count"),
         (patched_copy(full5, outdir / "sig.dmp", [(0x2000, b"XDMP")]), "neither 'SDMP' nor 'FDMP'"),

@@ -52,7 +52,7 @@ def test_report_is_valid_json_schema(name):
     report = load(name)
     jsonschema.validate(report, json_schema())
     assert all(isinstance(w, str) and "\n" not in w for w in report["warnings"])
-    assert report["coverage"]["tables"]
+    assert report["coverage"]["tables"] or report["dump"]["kind"] == "triage"  # a triage dump has none
 
 
 def _real_isf_names() -> list[str]:
@@ -61,6 +61,8 @@ def _real_isf_names() -> list[str]:
     out = []
     for name, path in zip(NAMES, TRUTHS):
         kernel = json.loads(path.read_text())["kernel"]
+        if kernel is None:  # a triage dump names no kernel PDB
+            continue
         isf = REAL_ISF / "windows" / kernel["pdb"] / f"{kernel['guid']}-{kernel['age']}.json.xz"
         if isf.is_file():
             out.append(name)

@@ -301,7 +301,9 @@ def test_every_truth_file_analyses_to_json(path):
     json.dumps(report)  # JSON-serialisable
     del report["leaks"]
     assert report == before  # the input is not modified
-    if "series" not in path.name and "kernel" not in path.name:
+    if before["dump"].get("kind") == "triage":  # a small memory dump holds no pool data
+        assert leaks.analyze(before)["suspects"] == []
+    elif "series" not in path.name and "kernel" not in path.name:
         # every bundled scenario has its leak as the top suspect: NotMyFault's tag, or the
         # driver that unloaded with allocations outstanding (bug check 0xC4/0x62)
         top = leaks.analyze(before)["suspects"][0]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import bundled
+
 from dumpscan.dumpfile import DumpSpec, open_dump, write_dump
 from dumpscan.dumpfile import headers as H
 from dumpscan.kernel.view import MemoryAbsent
@@ -38,7 +40,7 @@ DUMPS = ROOT / "testdata" / "dumps"
 SYMBOLS = ROOT / "testdata" / "symbols"
 PLUGINS = ROOT / "plugins"
 PAGE = 0x1000
-BUNDLED = sorted(p.stem for p in DUMPS.glob("*.dmp"))
+BUNDLED = bundled()  # the kernel dumps (a triage dump has no kernel address space)
 LIVE = "win10-x64-live-kernel"  # DumpType 6
 RDMP = "win10-x64-rdmp-kernel"  # DumpType 8
 SDMP = "win10-x64-kernel-sdmp"  # DumpType 5 'SDMP'

@@ -88,9 +88,13 @@ def verifier_flag_names(level: int) -> list[str]:
 def analyze_path(path: str | Path, symbol_dirs: Sequence[str | Path], pooltag_file: str | Path | None = None,
                  *, dtb: int | None = None, kernel_base: int | None = None, **options: Any) -> dict:
     """Open ``path`` (``dumpscan.vol.open.open_kernel``; ``dtb`` and ``kernel_base``
-    override the header's page-table base and kernel base) and analyze it."""
+    override the header's page-table base and kernel base) and analyze it. A triage (small
+    memory) dump has no kernel address space: ``analysis.triage`` reports what it says."""
     from ..vol.open import open_kernel  # the Volatility bridge is only needed here
+    from .triage import is_triage_dump, triage_report
 
+    if is_triage_dump(path):
+        return triage_report(path)
     dirs = [Path(d) for d in symbol_dirs]
     opened = open_kernel(path, dirs, dtb=dtb, kernel_base=kernel_base)
     try:
@@ -118,27 +122,10 @@ def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str |
     ``dumpscan.vol.plugin.view_from_plugin``, the dump header from the crash dump under
     the kernel layer (dumpscan's ``CrashDumpLayer``, else the file the bottom layer reads).
     ``symbol_dirs``: where driver symbol tables are looked for (Volatility's ``-s``)."""
-    from ..dumpfile import open_dump
-    from ..vol.layer import CrashDumpLayer, base_location, local_path
-    from ..vol.plugin import view_from_plugin
+    from ..vol.plugin import crash_dump_under, view_from_plugin
 
     view = view_from_plugin(context, kernel_module_name)
-    dump, owned, pending = None, False, [context.modules[kernel_module_name].layer_name]
-    seen: set[str] = set()
-    while pending and dump is None:  # walk down the layer stack to the dump file
-        name = pending.pop(0)
-        if name in seen or name not in context.layers:
-            continue
-        seen.add(name)
-        layer = context.layers[name]
-        if isinstance(layer, CrashDumpLayer):
-            dump = layer.dump
-        elif local_path(base_location(context, name) or ""):
-            dump, owned = open_dump(local_path(base_location(context, name))), True
-        else:
-            pending += list(getattr(layer, "dependencies", []) or [])
-    if dump is None:
-        raise ValueError("no crash dump file under the kernel layer: dumpscan reads the dump header")
+    dump, owned = crash_dump_under(context, context.modules[kernel_module_name].layer_name)
 
     class _Opened:  # what analyze_view needs of an OpenedDump
         pass
@@ -213,7 +200,7 @@ class _Analysis:
     # -- dump / kernel / modules ---------------------------------------------------------
     def dump_section(self) -> dict:
         h = self.header
-        return {"dump_type": h.dump_type, "machine": h.machine, "dtb": h.dtb or 0,
+        return {"dump_type": h.dump_type, "kind": "kernel", "machine": h.machine, "dtb": h.dtb or 0,
                 "bugcheck": {"code": h.bugcheck_code or 0,
                              "parameters": [int(p or 0) for p in (list(h.bugcheck_parameters) + [0] * 4)[:4]],
                              "name": BUGCHECK_NAMES.get(h.bugcheck_code or 0, "")},

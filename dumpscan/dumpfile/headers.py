@@ -70,6 +70,7 @@ MACHINE_I386 = 0x14C  # IMAGE_FILE_MACHINE_I386  [S9 / PE spec]
 MACHINE_AMD64 = 0x8664  # IMAGE_FILE_MACHINE_AMD64
 
 # DumpType values [S7 DumpType_t; S10/S11 DUMP_TYPE enum]
+TRIAGE_DUMP_TYPE = 4  # DUMP_TYPE_TRIAGE: no page map, only the crash summary (triage.py)
 DUMP_TYPE_NAMES = {
     0: "unknown (0)",
     1: "full dump, run-based (1)",
@@ -586,3 +587,154 @@ CONTEXT_REGISTERS_I386.update(
 
 # 1970-01-01 in FILETIME units (100 ns since 1601-01-01), the epoch of SystemTime [V Win32 FILETIME]
 FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
+
+
+# ---------------------------------------------------------------------------------------
+# DumpType 4: the triage ("small memory") dump.  TRIAGE_DUMP32 / TRIAGE_DUMP64 right after
+# the main header (0x1000 / 0x2000).  Every *Offset is a file offset from the start of the
+# dump (the debugger checks the 'DGRT' ULONG at Dump + SizeOfDump - 4) [S10 Singularity
+# Dump.h TRIAGE_DUMP32/64 with offset comments; S18 rizin dmp_specs.h dmp32_triage /
+# dmp64_triage (read at sizeof(dmp64_header)); S19 Microsoft ntiodump.h (1994-1999, NT 5
+# TRIAGE_DUMP_HEADER: the fields up to TriageOptions); S20 debugger dump.cpp
+# (IndexByByte(Dump, Triage.SizeOfDump - sizeof(ULONG)) != TRIAGE_DUMP_VALID)].
+# ---------------------------------------------------------------------------------------
+_TRIAGE_COMMON = (
+    "ServicePackBuild" / Int32ul,  # 0x00
+    "SizeOfDump" / Int32ul,  # 0x04 bytes of the whole dump file
+    "ValidOffset" / Int32ul,  # 0x08 file offset of the ULONG TRIAGE_DUMP_VALID
+    "ContextOffset" / Int32ul,  # 0x0C CONTEXT record
+    "ExceptionOffset" / Int32ul,  # 0x10 EXCEPTION_RECORD
+    "MmOffset" / Int32ul,  # 0x14
+    "UnloadedDriversOffset" / Int32ul,  # 0x18
+    "PrcbOffset" / Int32ul,  # 0x1C KPRCB
+    "ProcessOffset" / Int32ul,  # 0x20 EPROCESS
+    "ThreadOffset" / Int32ul,  # 0x24 ETHREAD
+    "CallStackOffset" / Int32ul,  # 0x28
+    "SizeOfCallStack" / Int32ul,  # 0x2C
+    "DriverListOffset" / Int32ul,  # 0x30 DUMP_DRIVER_ENTRY[DriverCount]
+    "DriverCount" / Int32ul,  # 0x34
+    "StringPoolOffset" / Int32ul,  # 0x38 DUMP_STRINGs
+    "StringPoolSize" / Int32ul,  # 0x3C
+    "BrokenDriverOffset" / Int32ul,  # 0x40
+    "TriageOptions" / Int32ul,  # 0x44 TRIAGE_DUMP_* bits of what is present
+)
+TRIAGE_DUMP32 = Struct(
+    *_TRIAGE_COMMON,
+    "TopOfStack" / Int32ul,  # 0x48
+    "DataPageAddress" / Int32ul,  # 0x4C
+    "DataPageOffset" / Int32ul,  # 0x50
+    "DataPageSize" / Int32ul,  # 0x54
+    "DebuggerDataOffset" / Int32ul,  # 0x58
+    "DebuggerDataSize" / Int32ul,  # 0x5C
+    "DataBlocksOffset" / Int32ul,  # 0x60 TRIAGE_DATA_BLOCK[DataBlocksCount]
+    "DataBlocksCount" / Int32ul,  # 0x64
+)  # 0x68
+TRIAGE_DUMP64 = Struct(
+    *_TRIAGE_COMMON,
+    "TopOfStack" / Int64ul,  # 0x48
+    "ArchitectureSpecific" / Bytes(16),  # 0x50 IA64 BStore (unused on x64)
+    "DataPageAddress" / Int64ul,  # 0x60
+    "DataPageOffset" / Int32ul,  # 0x68
+    "DataPageSize" / Int32ul,  # 0x6C
+    "DebuggerDataOffset" / Int32ul,  # 0x70
+    "DebuggerDataSize" / Int32ul,  # 0x74
+    "DataBlocksOffset" / Int32ul,  # 0x78
+    "DataBlocksCount" / Int32ul,  # 0x7C
+)  # 0x80
+
+# 'DGRT' as the C multi-character constant, a ULONG stored little-endian [S10, S19, S20].
+TRIAGE_DUMP_VALID = b"TRGD"
+# TriageOptions / "ValidFields" bits [S10, S19]
+TRIAGE_DUMP_CONTEXT = 0x0001
+TRIAGE_DUMP_EXCEPTION = 0x0002
+TRIAGE_DUMP_DRIVER_LIST = 0x0040
+TRIAGE_DUMP_BROKEN_DRIVER = 0x0080
+TRIAGE_DUMP_DATA_BLOCKS = 0x0800
+TRIAGE_OPTION_OVERFLOWED = 0x0100  # [S10]
+
+# TRIAGE_DATA_BLOCK: a range of kernel virtual memory saved in the dump [S10 (ULONG64
+# Address, ULONG Offset, ULONG Size); S18 dmp64_triage_datablock / dmp32_triage_datablock].
+TRIAGE_DATA_BLOCK64 = Struct("Address" / Int64ul, "Offset" / Int32ul, "Size" / Int32ul)  # 0x10
+TRIAGE_DATA_BLOCK32 = Struct("Address" / Int32ul, "Offset" / Int32ul, "Size" / Int32ul)  # 0xC
+
+# UNICODE_STRING as the kernel stores it (Length and MaximumLength in bytes) [S18
+# dmp_unicode_string32/64; winnt.h].
+UNICODE_STRING64 = Struct("Length" / Int16ul, "MaximumLength" / Int16ul, "Padding" / Padding(4),
+                          "Buffer" / Int64ul)
+UNICODE_STRING32 = Struct("Length" / Int16ul, "MaximumLength" / Int16ul, "Buffer" / Int32ul)
+
+# DUMP_DRIVER_ENTRY: {ULONG DriverNameOffset; KLDR_DATA_TABLE_ENTRY LdrEntry} [S19
+# DUMP_DRIVER_ENTRY; S18 dmp_driver_entry32/64 (64-bit: a ULONG of alignment first)].
+# Declared here: the loader entry's members up to LoadCount, the ones every Windows
+# version keeps at these offsets [S18; the real 10/11 ISFs in ../shared/isf agree:
+# _KLDR_DATA_TABLE_ENTRY DllBase +0x30, SizeOfImage +0x40, FullDllName +0x48, BaseDllName
+# +0x58].  The record is as long as the kernel's own loader entry, so its stride is
+# measured in the file (triage.py), never assumed.
+DUMP_DRIVER_ENTRY64 = Struct(
+    "DriverNameOffset" / Int32ul,  # 0x00 file offset of a DUMP_STRING
+    "Alignment" / Int32ul,  # 0x04
+    "InLoadOrderLinks" / Bytes(16),  # 0x08 (LdrEntry + 0x00)
+    "ExceptionTable" / Int64ul,  # 0x18
+    "ExceptionTableSize" / Int32ul,  # 0x20
+    "Padding0" / Padding(4),
+    "GpValue" / Int64ul,  # 0x28
+    "NonPagedDebugInfo" / Int64ul,  # 0x30
+    "DllBase" / Int64ul,  # 0x38 (LdrEntry + 0x30)
+    "EntryPoint" / Int64ul,  # 0x40
+    "SizeOfImage" / Int32ul,  # 0x48 (LdrEntry + 0x40)
+    "Padding1" / Padding(4),
+    "FullDllName" / UNICODE_STRING64,  # 0x50 (LdrEntry + 0x48)
+    "BaseDllName" / UNICODE_STRING64,  # 0x60 (LdrEntry + 0x58)
+    "Flags" / Int32ul,  # 0x70
+    "LoadCount" / Int16ul,  # 0x74
+)  # 0x76 declared; the record is longer
+DUMP_DRIVER_ENTRY32 = Struct(
+    "DriverNameOffset" / Int32ul,  # 0x00
+    "InLoadOrderLinks" / Bytes(8),  # 0x04 (LdrEntry + 0x00)
+    "ExceptionTable" / Int32ul,  # 0x0C
+    "ExceptionTableSize" / Int32ul,  # 0x10
+    "GpValue" / Int32ul,  # 0x14
+    "NonPagedDebugInfo" / Int32ul,  # 0x18
+    "DllBase" / Int32ul,  # 0x1C (LdrEntry + 0x18)
+    "EntryPoint" / Int32ul,  # 0x20
+    "SizeOfImage" / Int32ul,  # 0x24 (LdrEntry + 0x20)
+    "FullDllName" / UNICODE_STRING32,  # 0x28
+    "BaseDllName" / UNICODE_STRING32,  # 0x30
+    "Flags" / Int32ul,  # 0x38
+    "LoadCount" / Int16ul,  # 0x3C
+)  # 0x3E declared
+DRIVER_ENTRY_LDR_OFFSET = {64: 8, 32: 4}  # where LdrEntry starts in a DUMP_DRIVER_ENTRY
+# TimeDateStamp of the loader entry, where the loader entry's layout is known: the
+# 0xA0-byte _KLDR_DATA_TABLE_ENTRY of Windows 10 19041 and 11 22000 x64 has it at +0x9C
+# (the real ISFs in ../shared/isf: ntkrnlmp.pdb 0B0A8943... and 1C9875F7...).  Keyed by
+# (bits, size of the whole DUMP_DRIVER_ENTRY record); other layouts give no timestamp.
+DRIVER_ENTRY_TIMESTAMP = {(64, 8 + 0xA0): 8 + 0x9C}
+# DUMP_STRING: ULONG Length in WCHARs (not counting the NUL), then the UTF-16LE
+# characters and a NUL [S19 "Length IN WCHARs"; S18 reads count * sizeof(WCHAR)].  S10's
+# copy says "IN BYTES"; we follow S18/S19 (MODEL where they disagree).
+DUMP_STRING_ALIGN = 8  # records padded to 8 bytes (MODEL)
+TRIAGE_MAX_DRIVERS = 4096  # a sanity bound: Windows loads a few hundred modules
+TRIAGE_MAX_NAME_CHARS = 1024  # S18 refuses longer names
+TRIAGE_MAX_DATA_BLOCKS = 4096
+
+LAYOUT_FACTS.update({
+    ("TRIAGE_DUMP64", "DriverListOffset"): 0x30,  # S10 offset comment, S18
+    ("TRIAGE_DUMP64", "StringPoolOffset"): 0x38,  # S10, S18
+    ("TRIAGE_DUMP64", "TopOfStack"): 0x48,  # S10
+    ("TRIAGE_DUMP64", "DataPageAddress"): 0x60,  # S10
+    ("TRIAGE_DUMP64", "DataBlocksOffset"): 0x78,  # S10
+    ("TRIAGE_DUMP32", "TopOfStack"): 0x48,  # S10
+    ("TRIAGE_DUMP32", "DataBlocksOffset"): 0x60,  # S10
+    ("DUMP_DRIVER_ENTRY64", "DllBase"): 0x38,  # S18 (LdrEntry + 0x30)
+    ("DUMP_DRIVER_ENTRY64", "SizeOfImage"): 0x48,  # S18
+    ("DUMP_DRIVER_ENTRY64", "BaseDllName"): 0x60,  # S18
+    ("DUMP_DRIVER_ENTRY32", "DllBase"): 0x1C,  # S18 (LdrEntry + 0x18)
+    ("DUMP_DRIVER_ENTRY32", "SizeOfImage"): 0x24,  # S18
+})
+LAYOUT_SIZES.update({
+    "TRIAGE_DUMP32": 0x68,  # S10 (last field DataBlocksCount at 0x64)
+    "TRIAGE_DUMP64": 0x80,  # S10 (last field DataBlocksCount at 0x7C)
+    "TRIAGE_DATA_BLOCK64": 0x10,  # S10
+    "UNICODE_STRING64": 0x10,
+    "UNICODE_STRING32": 0x8,
+})

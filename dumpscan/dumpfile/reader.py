@@ -34,6 +34,11 @@ PAGE_SHIFT = 12
 # (1 TiB) is beyond anything this analyzer is meant for.
 MAX_PHYS_BYTES = 1 << 40
 MAX_PFN = MAX_PHYS_BYTES >> PAGE_SHIFT
+# No field of a dump file may place data beyond this offset: its pages describe at most
+# MAX_PHYS_BYTES, and its headers and maps are far smaller than the slack.  Every header
+# value is checked against these bounds in Python integers *before* any numpy (int64)
+# arithmetic, so no header value can overflow or wrap a computation.
+MAX_FILE_OFFSET = 2 * MAX_PHYS_BYTES
 MAX_RDMP_RANGES = 1 << 22
 BITMAP_CHUNK_BYTES = 1 << 20
 
@@ -148,6 +153,83 @@ def _runs_from_bitmap(read, nbits: int, first_page: int) -> tuple[_Map, int]:
     return _Map(s, c, first_page + before * H.PAGE_SIZE), int(c.sum())
 
 
+def read_main_header(pread, size: int, fail) -> tuple[int, int, object]:
+    """(bits, header size, parsed DUMP_HEADER32/64) of a file; ``fail(message)`` makes the
+    exception raised for a file that is not a dump.  ``pread(offset, length)`` reads it."""
+    magic = pread(0, 8)
+    if not magic:
+        raise fail("not a Windows kernel crash dump: the file is empty (0 bytes)")
+    if len(magic) < 8 or magic[:4] != H.SIGNATURE or magic[4:] not in (H.VALID_DUMP32, H.VALID_DUMP64):
+        raise fail(
+            f"not a Windows kernel crash dump: expected 'PAGEDUMP' or 'PAGEDU64' at offset 0, found {magic!r}"
+        )
+    bits = 64 if magic[4:] == H.VALID_DUMP64 else 32
+    hsize = H.HEADER_SIZE64 if bits == 64 else H.HEADER_SIZE32
+    if size < hsize:
+        raise fail(f"truncated header: the file is 0x{size:x} bytes, a {bits}-bit dump header is 0x{hsize:x}")
+    con = H.DUMP_HEADER64 if bits == 64 else H.DUMP_HEADER32
+    return bits, hsize, con.parse(pread(0, hsize))
+
+
+def header_record(h, w: int, signature: str | None, phys_runs=(), phys_pages: int | None = None) -> DumpHeader:
+    """The :class:`DumpHeader` of a parsed DUMP_HEADER32/64 (``w``: 32 or 64)."""
+    comment_raw = bytes(h.Comment)
+    if comment_raw == H.PAGE_FILL * (H.COMMENT_SIZE // 4):
+        comment = None
+    else:
+        comment = comment_raw.split(b"\0", 1)[0].decode("latin-1")
+    return DumpHeader(
+        bits=w,
+        machine="x64" if w == 64 else "x86",
+        dump_type=int(h.DumpType),
+        summary_signature=signature,
+        major_version=_unset(h.MajorVersion, 32),
+        minor_version=_unset(h.MinorVersion, 32),
+        dtb=_unset(h.DirectoryTableBase, w),
+        pfn_database=_unset(h.PfnDataBase, w),
+        ps_loaded_module_list=_unset(h.PsLoadedModuleList, w),
+        ps_active_process_head=_unset(h.PsActiveProcessHead, w),
+        machine_image_type=_unset(h.MachineImageType, 32),
+        number_processors=_unset(h.NumberProcessors, 32),
+        bugcheck_code=_unset(h.BugCheckCode, 32),
+        bugcheck_parameters=tuple(_unset(p, w) for p in h.BugCheckParameter),
+        kd_debugger_data_block=_unset(h.KdDebuggerDataBlock, w),
+        pae_enabled=(None if w == 64 or h.PaeEnabled == H.UNSET8 else bool(h.PaeEnabled)),
+        system_time=_unset(h.SystemTime, 64),
+        system_up_time=_unset(h.SystemUpTime, 64),
+        comment=comment,
+        context=decode_context(h.ContextRecord, w),
+        exception=decode_exception(h.Exception),
+        physical_memory_runs=list(phys_runs),
+        physical_memory_pages=phys_pages,
+        required_dump_space=_unset(h.RequiredDumpSpace, 64),
+        product_type=_unset(h.ProductType, 32),
+        suite_mask=_unset(h.SuiteMask, 32),
+    )
+
+
+def decode_context(ctx, bits: int) -> dict:
+    """Register -> value of a parsed CONTEXT; {} when ContextFlags is the 'PAGE' fill."""
+    if ctx.ContextFlags == H.UNSET32:
+        return {}
+    names = H.CONTEXT_REGISTERS_AMD64 if bits == 64 else H.CONTEXT_REGISTERS_I386
+    return {key: int(_getpath(ctx, path)) for key, path in names.items()}
+
+
+def decode_exception(exc) -> dict | None:
+    """A parsed EXCEPTION_RECORD32/64 as a dict; None when ExceptionCode is the 'PAGE' fill."""
+    if exc.ExceptionCode == H.UNSET32:
+        return None
+    n = min(int(exc.NumberParameters), H.EXCEPTION_MAXIMUM_PARAMETERS)
+    return {
+        "code": int(exc.ExceptionCode),
+        "flags": int(exc.ExceptionFlags),
+        "record": int(exc.ExceptionRecord),
+        "address": int(exc.ExceptionAddress),
+        "parameters": tuple(int(v) for v in exc.ExceptionInformation[:n]),
+    }
+
+
 class CrashDump:
     """An opened crash dump.  Use :func:`open_dump`; usable as a context manager."""
 
@@ -178,26 +260,17 @@ class CrashDump:
 
     # -- parsing ---------------------------------------------------------------------
     def _parse(self) -> None:
-        magic = self._pread(0, 8)
-        if not magic:
-            raise self._fail("not a Windows kernel crash dump: the file is empty (0 bytes)")
-        if len(magic) < 8 or magic[:4] != H.SIGNATURE or magic[4:] not in (H.VALID_DUMP32, H.VALID_DUMP64):
-            raise self._fail(
-                f"not a Windows kernel crash dump: expected 'PAGEDUMP' or 'PAGEDU64' at offset 0, found {magic!r}"
-            )
-        bits = 64 if magic[4:] == H.VALID_DUMP64 else 32
-        hsize = H.HEADER_SIZE64 if bits == 64 else H.HEADER_SIZE32
-        if self._size < hsize:
-            raise self._fail(
-                f"truncated header: the file is 0x{self._size:x} bytes, a {bits}-bit dump header is 0x{hsize:x}"
-            )
-        con = H.DUMP_HEADER64 if bits == 64 else H.DUMP_HEADER32
-        hdr = con.parse(self._pread(0, hsize))
+        bits, hsize, hdr = read_main_header(self._pread, self._size, self._fail)
         self._bits, self._hsize, self._hdr = bits, hsize, hdr
 
         dump_type = hdr.DumpType
         if dump_type == H.UNSET32:
             raise self._fail("DumpType is not set (still the 'PAGE' fill)")
+        if dump_type == H.TRIAGE_DUMP_TYPE:
+            raise self._fail(
+                f"{_dump_type_name(dump_type)} holds no physical memory pages, only the crash "
+                "summary (dumpscan.dumpfile.open_triage reads it)"
+            )
         if dump_type not in SUPPORTED_DUMP_TYPES:
             raise self._fail(
                 f"unsupported DumpType: {_dump_type_name(dump_type)}; "
@@ -220,7 +293,7 @@ class CrashDump:
         self._map = self._clip_to_file(pmap)
         self.bitmap_pages = covered
         self.pages_present = self._map.total()
-        self.header = self._make_header(dump_type, signature, phys_runs, phys_pages)
+        self.header = header_record(self._hdr, self._bits, signature, phys_runs, phys_pages)
 
     def _physical_memory_block(self, dump_type: int):
         block = self._hdr.PhysicalMemoryBlock
@@ -241,10 +314,11 @@ class CrashDump:
 
     def _map_type1(self, runs):
         total = 0
-        for base, count in runs:
+        for index, (base, count) in enumerate(runs):
             if base + count > MAX_PFN:
                 raise self._fail(
-                    f"absurd run: PFN 0x{base:x} + 0x{count:x} pages reaches beyond 2**40 bytes of physical memory"
+                    f"absurd PhysicalMemoryBlock.Run[{index}]: BasePage 0x{base:x} + PageCount 0x{count:x} "
+                    "reaches beyond 2**40 bytes of physical memory"
                 )
             total += count
         if total > MAX_PFN:
@@ -272,15 +346,18 @@ class CrashDump:
     def _check_bitmap_geometry(self, nbits: int, bitmap_at: int, first_page: int, pages: int):
         if nbits * H.PAGE_SIZE > MAX_PHYS_BYTES:
             raise self._fail(
-                f"absurd bitmap size: {nbits} bits would describe {nbits * H.PAGE_SIZE:#x} bytes (over 2**40)"
+                f"absurd bitmap size: BitmapSize {nbits} bits would describe {nbits * H.PAGE_SIZE:#x} bytes (over 2**40)"
             )
+        if first_page > MAX_FILE_OFFSET:
+            raise self._fail(f"absurd bitmap header: HeaderSize (first page offset) 0x{first_page:x} "
+                             f"lies beyond any dump file (over 2**41 bytes)")
         bitmap_end = bitmap_at + (nbits + 7) // 8
         if first_page < bitmap_end:
             raise self._fail(
                 f"first page offset 0x{first_page:x} lies inside the bitmap (which ends at 0x{bitmap_end:x})"
             )
         if pages > nbits:
-            raise self._fail(f"inconsistent bitmap page count: {pages} pages for a bitmap of {nbits} bits")
+            raise self._fail(f"inconsistent bitmap page count: Pages {pages} for a bitmap of {nbits} bits")
         if self._size < bitmap_end:
             raise self._fail(
                 f"truncated inside the bitmap (ends at 0x{bitmap_end:x}, the file is 0x{self._size:x} bytes): "
@@ -353,39 +430,59 @@ class CrashDump:
                 f"truncated inside the RDMP range list (ends at 0x{ranges_at + slots * 16:x}, "
                 f"the file is 0x{self._size:x} bytes): all pages missing"
             )
-        table = np.frombuffer(self._pread(ranges_at, slots * 16), dtype="<u8").reshape(-1, 2).astype(np.int64)
-        pfns, counts = table[:, 0], table[:, 1]
-        if (table < 0).any():  # a u64 above 2**63
-            raise self._fail("absurd RDMP range: a PFN or page count above 2**63")
-        zero = np.flatnonzero(pfns == 0)
+        table = np.frombuffer(self._pread(ranges_at, slots * 16), dtype="<u8").reshape(-1, 2)
+        zero = np.flatnonzero(table[:, 0] == 0)
         if zero.size:  # kdmp-parser stops at the first range with PageFileNumber 0
-            pfns, counts = pfns[: zero[0]], counts[: zero[0]]
+            table = table[: zero[0]]
         if dump_type == 0xA:
-            total = int(tail.TotalNumberOfPages)
-            cum = np.cumsum(counts)
-            hit = np.flatnonzero(cum == total)
-            if total == 0:
-                pfns, counts = pfns[:0], counts[:0]
-            elif hit.size:
-                pfns, counts = pfns[: hit[0] + 1], counts[: hit[0] + 1]
-            elif cum.size and cum[-1] > total:
-                raise self._fail(
-                    f"inconsistent RDMP header: TotalNumberOfPages is {total} but the ranges step over it"
-                )
-            else:
-                self.warnings.append(
-                    f"RDMP TotalNumberOfPages is {total} but the ranges hold only {int(cum[-1]) if cum.size else 0} pages"
-                )
-            if tail.NumberOfRanges != pfns.size:
-                self.warnings.append(
-                    f"RDMP NumberOfRanges is {tail.NumberOfRanges} but {pfns.size} ranges were read"
-                )
-        if np.any(pfns + counts > MAX_PFN) or int(counts.sum()) > MAX_PFN:
-            raise self._fail("absurd RDMP range: pages beyond 2**40 bytes of physical memory")
+            table = self._rdmp_total_pages(table, tail)
+        self._check_rdmp_ranges(table)
+        pfns, counts = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)  # all < 2**28 now
         before = np.cumsum(counts) - counts
         total_pages = int(counts.sum())
         self._expected_end = first_page + total_pages * H.PAGE_SIZE
         return _Map(pfns, counts, first_page + before * H.PAGE_SIZE), total_pages, "RDMP"
+
+    def _rdmp_total_pages(self, table: np.ndarray, tail) -> np.ndarray:
+        """DumpType 0xA: the ranges up to TotalNumberOfPages (kdmp-parser's walk).  The
+        running sum is taken over counts capped just above MAX_PFN, so it cannot wrap."""
+        total = int(tail.TotalNumberOfPages)
+        cum = np.cumsum(np.minimum(table[:, 1], MAX_PFN + 1).astype(np.int64))
+        hit = np.flatnonzero(cum == total)
+        if total == 0:
+            table = table[:0]
+        elif hit.size:
+            table = table[: hit[0] + 1]
+        elif cum.size and cum[-1] > total:
+            crossing = int(np.flatnonzero(cum > total)[0])
+            self._check_rdmp_ranges(table[: crossing + 1])  # an absurd range is named first
+            raise self._fail(
+                f"inconsistent RDMP header: TotalNumberOfPages is {total} but the ranges step over it"
+            )
+        else:
+            self.warnings.append(
+                f"RDMP TotalNumberOfPages is {total} but the ranges hold only {int(cum[-1]) if cum.size else 0} pages"
+            )
+        if tail.NumberOfRanges != len(table):
+            self.warnings.append(f"RDMP NumberOfRanges is {tail.NumberOfRanges} but {len(table)} ranges were read")
+        return table
+
+    def _check_rdmp_ranges(self, table: np.ndarray) -> None:
+        """Every range's PageFileNumber, NumberOfPages and end within 2**40 bytes of
+        physical memory, and the sum too: checked on the unsigned values, so nothing wraps."""
+        pfns, counts = table[:, 0], table[:, 1]
+        for field, values in (("PageFileNumber", pfns), ("NumberOfPages", counts)):
+            bad = np.flatnonzero(values > MAX_PFN)
+            if bad.size:
+                raise self._fail(f"absurd RDMP range {int(bad[0])}: {field} 0x{int(values[bad[0]]):x} "
+                                 "reaches beyond 2**40 bytes of physical memory")
+        bad = np.flatnonzero(pfns + counts > MAX_PFN)  # both <= 2**28: no overflow
+        if bad.size:
+            i = int(bad[0])
+            raise self._fail(f"absurd RDMP range {i}: PageFileNumber 0x{int(pfns[i]):x} + NumberOfPages "
+                             f"0x{int(counts[i]):x} reaches beyond 2**40 bytes of physical memory")
+        if int(counts.sum()) > MAX_PFN:
+            raise self._fail(f"absurd RDMP range list: its ranges hold {int(counts.sum())} pages (over 2**40 bytes)")
 
     def _clip_to_file(self, pmap: _Map) -> _Map:
         """Pages whose 4 KiB lie (partly) past the end of the file are absent."""
@@ -406,62 +503,6 @@ class CrashDump:
                 f"(0x{self._size:x} bytes, page data should end at 0x{self._expected_end:x}) and are treated as absent"
             )
         return clipped
-
-    def _make_header(self, dump_type, signature, phys_runs, phys_pages) -> DumpHeader:
-        h, w = self._hdr, self._bits
-        comment_raw = bytes(h.Comment)
-        if comment_raw == H.PAGE_FILL * (H.COMMENT_SIZE // 4):
-            comment = None
-        else:
-            comment = comment_raw.split(b"\0", 1)[0].decode("latin-1")
-        return DumpHeader(
-            bits=w,
-            machine="x64" if w == 64 else "x86",
-            dump_type=int(dump_type),
-            summary_signature=signature,
-            major_version=_unset(h.MajorVersion, 32),
-            minor_version=_unset(h.MinorVersion, 32),
-            dtb=_unset(h.DirectoryTableBase, w),
-            pfn_database=_unset(h.PfnDataBase, w),
-            ps_loaded_module_list=_unset(h.PsLoadedModuleList, w),
-            ps_active_process_head=_unset(h.PsActiveProcessHead, w),
-            machine_image_type=_unset(h.MachineImageType, 32),
-            number_processors=_unset(h.NumberProcessors, 32),
-            bugcheck_code=_unset(h.BugCheckCode, 32),
-            bugcheck_parameters=tuple(_unset(p, w) for p in h.BugCheckParameter),
-            kd_debugger_data_block=_unset(h.KdDebuggerDataBlock, w),
-            pae_enabled=(None if w == 64 or h.PaeEnabled == H.UNSET8 else bool(h.PaeEnabled)),
-            system_time=_unset(h.SystemTime, 64),
-            system_up_time=_unset(h.SystemUpTime, 64),
-            comment=comment,
-            context=self._decode_context(),
-            exception=self._decode_exception(),
-            physical_memory_runs=list(phys_runs),
-            physical_memory_pages=phys_pages,
-            required_dump_space=_unset(h.RequiredDumpSpace, 64),
-            product_type=_unset(h.ProductType, 32),
-            suite_mask=_unset(h.SuiteMask, 32),
-        )
-
-    def _decode_context(self) -> dict:
-        ctx = self._hdr.ContextRecord
-        if ctx.ContextFlags == H.UNSET32:
-            return {}
-        names = H.CONTEXT_REGISTERS_AMD64 if self._bits == 64 else H.CONTEXT_REGISTERS_I386
-        return {key: int(_getpath(ctx, path)) for key, path in names.items()}
-
-    def _decode_exception(self) -> dict | None:
-        exc = self._hdr.Exception
-        if exc.ExceptionCode == H.UNSET32:
-            return None
-        n = min(int(exc.NumberParameters), H.EXCEPTION_MAXIMUM_PARAMETERS)
-        return {
-            "code": int(exc.ExceptionCode),
-            "flags": int(exc.ExceptionFlags),
-            "record": int(exc.ExceptionRecord),
-            "address": int(exc.ExceptionAddress),
-            "parameters": tuple(int(v) for v in exc.ExceptionInformation[:n]),
-        }
 
     # -- page map queries ------------------------------------------------------------
     def _locate(self, pfn: int) -> int:

@@ -1,4 +1,5 @@
-"""Write faithful Windows kernel crash dumps (DumpType 1, 5, 6, 8, 9, 0xA; x64 and x86).
+"""Write faithful Windows kernel crash dumps (DumpType 1, 5, 6, 8, 9, 0xA; x64 and x86),
+and triage ("small memory") dumps (DumpType 4, :func:`write_triage_dump`).
 
 ``write_dump(path, spec, pages)`` streams ``pages`` - (pfn, 4096 bytes) in strictly
 increasing PFN order, typically a generator - straight to the file and never holds them.
@@ -101,8 +102,8 @@ class _Plan:
     def __init__(self, spec: DumpSpec) -> None:
         if spec.machine not in ("x64", "x86"):
             raise ValueError(f"machine must be 'x64' or 'x86', got {spec.machine!r}")
-        if spec.dump_type not in WRITER_DUMP_TYPES:
-            raise ValueError(f"dump_type must be one of 1, 5, 6, 8, 9, 0xA, got {spec.dump_type!r}")
+        if spec.dump_type not in WRITER_DUMP_TYPES + (H.TRIAGE_DUMP_TYPE,):
+            raise ValueError(f"dump_type must be one of 1, 4, 5, 6, 8, 9, 0xA, got {spec.dump_type!r}")
         self.spec = spec
         self.bits = 64 if spec.machine == "x64" else 32
         self.hsize = H.HEADER_SIZE64 if self.bits == 64 else H.HEADER_SIZE32
@@ -117,9 +118,9 @@ class _Plan:
             sig = sig or "SDMP"
             if sig not in ("SDMP", "FDMP"):
                 raise ValueError(f"summary_signature of a DumpType {t} dump must be 'SDMP' or 'FDMP', got {sig!r}")
-        elif t == 1:
+        elif t in (1, H.TRIAGE_DUMP_TYPE):
             if sig is not None:
-                raise ValueError("a DumpType 1 dump has no summary header; summary_signature must be None")
+                raise ValueError(f"a DumpType {t} dump has no summary header; summary_signature must be None")
         elif sig not in (None, "RDMP"):
             raise ValueError(f"a DumpType {t} dump has an 'RDMP' header; summary_signature must be None or 'RDMP'")
         self.signature = sig
@@ -419,20 +420,31 @@ def _le(values: array) -> bytes:  # pragma: no cover - big-endian hosts only
 
 def write_dump(path: str | os.PathLike, spec: DumpSpec, pages: Iterable) -> None:
     """Write a crash dump.  pages: iterable of (pfn, 4096 bytes), strictly increasing PFN."""
+    if spec.dump_type == H.TRIAGE_DUMP_TYPE:
+        raise ValueError("dump_type 4 is a triage dump, which holds no pages: write it with write_triage_dump")
     plan = _Plan(spec)
+    _write_atomically(path, lambda f: _write_paged(f, plan, spec, pages))
+
+
+def _write_paged(f, plan: _Plan, spec: DumpSpec, pages) -> None:
+    f.write(bytes(plan.hsize))  # reserved for the header, written last
+    if spec.dump_type == 1:
+        end = _write_runs(f, plan, pages)
+    elif spec.dump_type in (5, 6):
+        end = _write_bitmap(f, plan, pages)
+    else:
+        end = _write_rdmp(f, plan, pages)
+    f.seek(0)
+    f.write(plan.header(required_dump_space=end))
+
+
+def _write_atomically(path: str | os.PathLike, write) -> None:
+    """``write(file)`` into ``<path>.partial-<pid>``, renamed into place; removed on failure."""
     path = os.fspath(path)
     tmp = f"{path}.partial-{os.getpid()}"
     try:
         with open(tmp, "w+b") as f:
-            f.write(bytes(plan.hsize))  # reserved for the header, written last
-            if spec.dump_type == 1:
-                end = _write_runs(f, plan, pages)
-            elif spec.dump_type in (5, 6):
-                end = _write_bitmap(f, plan, pages)
-            else:
-                end = _write_rdmp(f, plan, pages)
-            f.seek(0)
-            f.write(plan.header(required_dump_space=end))
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -440,3 +452,99 @@ def write_dump(path: str | os.PathLike, spec: DumpSpec, pages: Iterable) -> None
         except OSError:
             pass
         raise
+
+
+# ---------------------------------------------------------------------------------------
+# DumpType 4: the triage ("small memory") dump
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TriageDriverSpec:
+    """One loaded module of a triage dump's driver list."""
+
+    path: str  # the name stored in the string pool (e.g. \\SystemRoot\\system32\\drivers\\x.sys)
+    loader_entry: bytes  # the kernel's loader entry of the module, as it is in memory
+
+
+@dataclass(frozen=True)
+class TriageSpec:
+    """What a triage dump holds besides the dump header (docs/dump-format.md, DumpType 4)."""
+
+    drivers: tuple[TriageDriverSpec, ...]
+    data_blocks: tuple[tuple[int, bytes], ...] = ()  # (kernel virtual address, bytes)
+    broken_driver: int | None = None  # index into drivers of the driver that crashed
+    service_pack_build: int = 0
+
+
+def _align8(value: int) -> int:
+    return _align(value, 8)
+
+
+def write_triage_dump(path: str | os.PathLike, spec: DumpSpec, triage: TriageSpec) -> None:
+    """Write a triage dump: the header of ``spec`` (DumpType 4), then TRIAGE_DUMP32/64 and
+    what it points at, laid out as docs/dump-format.md describes.  Deterministic."""
+    if spec.dump_type != H.TRIAGE_DUMP_TYPE:
+        raise ValueError(f"write_triage_dump writes DumpType 4, the spec says {spec.dump_type}")
+    plan = _Plan(spec)
+    body = _triage_body(plan, triage)
+    _write_atomically(path, lambda f: f.write(plan.header(required_dump_space=len(body)) + body[plan.hsize:]))
+
+
+def _triage_body(plan: _Plan, triage: TriageSpec) -> bytes:
+    """The whole file after the main header's space (which is left zero here)."""
+    w, hsize = plan.bits, plan.hsize
+    con = H.TRIAGE_DUMP64 if w == 64 else H.TRIAGE_DUMP32
+    entry_prefix = H.DRIVER_ENTRY_LDR_OFFSET[w]
+    sizes = {len(d.loader_entry) for d in triage.drivers}
+    if not triage.drivers or len(sizes) != 1:
+        raise ValueError("a triage dump needs drivers whose loader entries all have one size")
+    stride = _align8(entry_prefix + sizes.pop())
+    if triage.broken_driver is not None and not 0 <= triage.broken_driver < len(triage.drivers):
+        raise ValueError(f"broken_driver {triage.broken_driver} is no index of the driver list")
+    out = bytearray(hsize + con.sizeof())
+    fields: dict = {sub.name: 0 for sub in con.subcons}
+    if w == 64:
+        fields["ArchitectureSpecific"] = bytes(16)
+    options = H.TRIAGE_DUMP_CONTEXT | H.TRIAGE_DUMP_DRIVER_LIST
+
+    def place(data: bytes) -> int:
+        at = _align8(len(out))
+        out.extend(bytes(at - len(out)) + data)
+        return at
+
+    fields["ContextOffset"] = place(plan.context)
+    if plan.exception is not None:
+        fields["ExceptionOffset"] = place(plan.exception)
+        options |= H.TRIAGE_DUMP_EXCEPTION
+    list_at = place(bytes(stride * len(triage.drivers)))
+    pool_at = list_at + stride * len(triage.drivers)
+    for index, driver in enumerate(triage.drivers):
+        text = driver.path.encode("utf-16-le")
+        if not text or len(text) // 2 > H.TRIAGE_MAX_NAME_CHARS:
+            raise ValueError(f"driver path {driver.path!r} is empty or too long")
+        name_at = place((len(text) // 2).to_bytes(4, "little") + text + b"\0\0")
+        record = name_at.to_bytes(4, "little") + bytes(entry_prefix - 4) + driver.loader_entry
+        at = list_at + index * stride
+        out[at:at + len(record)] = record
+    fields.update(DriverListOffset=list_at, DriverCount=len(triage.drivers), StringPoolOffset=pool_at,
+                  StringPoolSize=_align8(len(out)) - pool_at)
+    place(b"")
+    if triage.broken_driver is not None:
+        fields["BrokenDriverOffset"] = list_at + triage.broken_driver * stride
+        options |= H.TRIAGE_DUMP_BROKEN_DRIVER
+    if triage.data_blocks:
+        block_con = H.TRIAGE_DATA_BLOCK64 if w == 64 else H.TRIAGE_DATA_BLOCK32
+        table_at = place(bytes(block_con.sizeof() * len(triage.data_blocks)))
+        for index, (address, data) in enumerate(triage.data_blocks):
+            _uint("data block address", address, w)
+            entry = block_con.build({"Address": address, "Offset": place(bytes(data)), "Size": len(data)})
+            at = table_at + index * len(entry)
+            out[at:at + len(entry)] = entry
+        fields.update(DataBlocksOffset=table_at, DataBlocksCount=len(triage.data_blocks))
+        options |= H.TRIAGE_DUMP_DATA_BLOCKS
+    end = _align(len(out) + 4)  # the 'DGRT' ULONG closes the dump, as the debugger checks
+    out.extend(bytes(end - len(out)))
+    out[end - 4:end] = H.TRIAGE_DUMP_VALID
+    fields.update(ServicePackBuild=_uint("service_pack_build", triage.service_pack_build, 32),
+                  SizeOfDump=end, ValidOffset=end - 4, TriageOptions=options)
+    out[hsize:hsize + con.sizeof()] = con.build(fields)
+    return bytes(out)

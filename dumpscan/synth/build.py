@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..dumpfile.headers import TRIAGE_DUMP_TYPE
 from ..dumpfile.writer import DumpSpec, write_dump
 from .crash import STACK_PAGES, CrashState, CrashWriter
 from .isf import module_isf, platform_isf, write_isf
@@ -21,6 +22,7 @@ from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
 from .scenario import Allocate, Scenario
 from .stacks import Symbolizer
+from .triage import write_triage
 from .truth import build_truth
 from .verifier_layout import VerifierLayoutWriter
 
@@ -58,10 +60,15 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path,
 
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_path = out_dir / f"{scenario.name}.dmp"
-    _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
-    step_done(BUILD_STEPS[2])
-    truth = build_truth(scenario=scenario, machine=machine, pool=world.pool, modules=world.modules,
-                        crash=crash, dtb=machine.space.dtb)
+    if scenario.dump_type == TRIAGE_DUMP_TYPE:  # what Windows keeps of the machine: synth/triage.py
+        truth = write_triage(dump_path, _dump_spec(scenario, machine, crash, []), machine, world.modules,
+                             crash, world.images.timestamp)
+        step_done(BUILD_STEPS[2])
+    else:
+        _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
+        step_done(BUILD_STEPS[2])
+        truth = build_truth(scenario=scenario, machine=machine, pool=world.pool, modules=world.modules,
+                            crash=crash, dtb=machine.space.dtb)
     truth_path = out_dir / f"{scenario.name}.truth.json"
     # one row a line reads well for the bundled dumps; the C encoder (no indent)
     # keeps a million-row truth of a benchmark dump fast
@@ -291,8 +298,13 @@ def _write_dump_file(scenario: Scenario, machine: Machine, crash, path: Path,
                      runs: list[tuple[int, int]]) -> None:
     kernel_only = scenario.dump_type in (6, 8) or scenario.summary_signature == "SDMP"
     complete = scenario.dump_type in (1, 0xA) or scenario.summary_signature == "FDMP"
+    write_dump(path, _dump_spec(scenario, machine, crash, runs), _pages(machine, runs, kernel_only, complete))
+
+
+def _dump_spec(scenario: Scenario, machine: Machine, crash, runs: list[tuple[int, int]]) -> DumpSpec:
+    """The dump header; ``runs`` empty for a triage dump (no PhysicalMemoryBlock, no bitmap)."""
     platform = machine.platform
-    spec = DumpSpec(
+    return DumpSpec(
         machine=platform.machine, dump_type=scenario.dump_type,
         summary_signature=scenario.summary_signature,
         major_version=0xF, minor_version=platform.version[2],
@@ -305,8 +317,7 @@ def _write_dump_file(scenario: Scenario, machine: Machine, crash, path: Path,
         pae_enabled=platform.pae, context=crash.context, exception=crash.exception,
         system_time=scenario.system_time, system_up_time=scenario.uptime_seconds * 10_000_000,
         comment=None, physical_memory_runs=runs, product_type=1, suite_mask=0x110,
-        bitmap_pages=((runs[-1][0] + runs[-1][1] + 31) // 32) * 32)
-    write_dump(path, spec, _pages(machine, runs, kernel_only, complete))
+        bitmap_pages=((runs[-1][0] + runs[-1][1] + 31) // 32) * 32 if runs else None)
 
 
 def _pages(machine: Machine, runs, kernel_only: bool, complete: bool):

@@ -64,7 +64,7 @@ class Scenario:
     name: str
     description: str
     platform: str
-    dump_type: int  # 1, 5, 6, 8, 9, 0xA
+    dump_type: int  # 1, 5, 6, 8, 9, 0xA, or 4 (triage: synth/triage.py)
     summary_signature: str | None = None  # "FDMP" / "SDMP" for bitmap dumps
     seed: int = 1
     processors: int = 2

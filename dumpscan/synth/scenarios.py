@@ -137,6 +137,15 @@ _add(Scenario(
     workload=(Allocate(LEAK_SITE_X64, "Leak", LEAK_1000K, paged=True, count=14),
               Allocate(Site("myfault.sys", "PoolLeak", 0x2E), "Lea2", 0x40000, paged=False, count=44)),
     noise=Noise(tags=150, big_blocks=50)))
+_add(Scenario(
+    name="win10-x64-triage-c4", platform="win10-x64", dump_type=4,
+    description="What Windows writes by default: a triage (small memory) dump of NotMyFault's "
+                "driver unloading with pool outstanding under Driver Verifier, bug check 0xC4/0x62",
+    seed=64, processors=2,
+    drivers=SYSTEM_DRIVERS + (replace(MYFAULT_X64, verified=True, loaded=False, unloaded=True),),
+    verifier_level=POOL_TRACKING,
+    workload=(Allocate(LEAK_SITE_X64, "Leak", LEAK_1000K, paged=True, count=3),),
+    crash="verifier-unload", noise=Noise(tags=60, big_blocks=20)))
 for _step, (_leaks, _days) in enumerate(((4, 1), (12, 2), (24, 3))):
     _add(_x64_plain(f"win10-x64-series-t{_step}", "win10-x64", 5, "FDMP", 99,
                     leaks=_leaks, uptime_days=_days))

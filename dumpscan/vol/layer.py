@@ -81,6 +81,56 @@ def header_metadata(dump: CrashDump, page_map_offset: Optional[int] = None,
     return metadata
 
 
+class RefusedCrashDump(interfaces.layers.DataLayerInterface):
+    """What the stacker puts on a crash dump dumpscan refuses (the header says 'PAGEDUMP' /
+    'PAGEDU64' but the dump cannot be read soundly): a layer that holds nothing.
+
+    Stacking it ends the stacking of that file, as the ``dumpscan`` command ends there:
+    otherwise Volatility's own crash-dump stacker would take a header dumpscan refuses at
+    face value (a zeroed bitmap ValidDump; NumberOfRuns still the 'PAGE' fill, a minute of
+    reading runs) and its DTB scan would read the raw file as physical memory.  Its
+    metadata names no OS, so no Intel stacker scans it; every read fails.
+    Config: ``base_layer`` (the file layer) and ``reason`` (the one-line refusal)."""
+
+    _direct_metadata = {"architecture": "none", "os": "none"}
+
+    def __init__(self, context: interfaces.context.ContextInterface, config_path: str,
+                 name: str, metadata: Optional[Dict[str, Any]] = None) -> None:
+        reason = context.config.get(interfaces.configuration.path_join(config_path, "reason"), "")
+        super().__init__(context, config_path, name, {"refused": reason, **(metadata or {})})
+
+    @property
+    def maximum_address(self) -> int:
+        return 0
+
+    @property
+    def minimum_address(self) -> int:
+        return 0
+
+    @property
+    def dependencies(self) -> List[str]:
+        return []
+
+    def is_valid(self, offset: int, length: int = 1) -> bool:
+        return False
+
+    def read(self, offset: int, length: int, pad: bool = False) -> bytes:
+        if pad:
+            return b"\0" * length
+        raise exceptions.InvalidAddressException(self.name, offset, f"refused crash dump: {self.metadata['refused']}")
+
+    def write(self, offset: int, data: bytes) -> None:
+        raise exceptions.InvalidAddressException(self.name, offset, "a refused crash dump is not writable")
+
+    @classmethod
+    def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
+        return [
+            requirements.TranslationLayerRequirement(name="base_layer", optional=False),
+            requirements.StringRequirement(name="reason", optional=False,
+                                           description="Why dumpscan refused the dump (one line)"),
+        ]
+
+
 class CrashDumpLayer(segmented.SegmentedLayer):
     """Physical memory of a crash dump.
 

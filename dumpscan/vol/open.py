@@ -45,7 +45,7 @@ BASE_LAYER = "base_layer"
 MEMORY_LAYER = "memory_layer"  # the name Volatility's low-stub kernel finder expects
 KERNEL_LAYER = "kernel_layer"
 
-__all__ = ["OpenedDump", "open_kernel", "DumpOpenError", "KernelNotFound"]
+__all__ = ["OpenedDump", "open_kernel", "kernel_identity", "DumpOpenError", "KernelNotFound"]
 
 
 @dataclass
@@ -114,10 +114,7 @@ def _open(dump: CrashDump, path: Path, symbol_dirs: list[Path], kernel_base: int
     pointer_size = 8 if layer.bits_per_register == 64 else 4
 
     base = _choose_kernel_base(context, dump, path, read, pointer_size, kernel_base, warnings)
-    try:
-        pdb = read_codeview(read, base)
-    except CodeViewError as exc:
-        raise CodeViewUnreadable(path, f"cannot identify the kernel's PDB: {exc}{_truncation_note(dump)}") from None
+    pdb = kernel_identity(read, base, dump, path)
 
     try:
         symbols = find_symbol_table(pdb, symbol_dirs)
@@ -132,6 +129,17 @@ def _open(dump: CrashDump, path: Path, symbol_dirs: list[Path], kernel_base: int
 
     view = KernelView(read, symbols, base)
     return OpenedDump(dump, view, context, KERNEL_LAYER, warnings, page_map_offset, base, pdb)
+
+
+def kernel_identity(read, base: int, dump: CrashDump, path: str | Path) -> PdbIdentity:
+    """The kernel image's PDB identity from its PE header and CodeView record: the check
+    every way into a dump makes (``open_kernel`` for the command line, ``analyze_plugin``
+    for the Volatility plugins, whichever automagic found the kernel there), so that both
+    refuse the same dumps.  CodeViewUnreadable (one line) when they cannot be read."""
+    try:
+        return read_codeview(read, base)
+    except CodeViewError as exc:
+        raise CodeViewUnreadable(path, f"cannot identify the kernel's PDB: {exc}{_truncation_note(dump)}") from None
 
 
 def layer_reader(layer: intel.Intel):

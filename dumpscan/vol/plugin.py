@@ -14,11 +14,13 @@ import threading
 
 from volatility3.framework import exceptions, interfaces
 
+from ..dumpfile import CrashDump, DumpError, open_dump
 from ..kernel.view import KernelView
 from ..symbols.isf import SymbolTable, SymbolTableError
 from ..symbols.sources import JAR_PREFIX, decompress
 from .header import canonical
-from .open import layer_reader
+from .layer import CrashDumpLayer, base_location, local_path
+from .open import kernel_identity, layer_reader
 
 class PluginError(exceptions.VolatilityException):
     """A dumpscan plugin cannot produce its rows (a bad dump, a bad option). Raised from
@@ -59,9 +61,32 @@ def symbol_table_from_url(url: str) -> SymbolTable:
     return table
 
 
+def crash_dump_under(context: interfaces.context.ContextInterface, layer_name: str) -> tuple[CrashDump, bool]:
+    """(the crash dump under a layer, whether the caller must close it): walking down the
+    layer stack to dumpscan's ``CrashDumpLayer``, else to the local file the bottom layer
+    reads (opened here).  ValueError when there is none."""
+    pending, seen = [layer_name], set()
+    while pending:
+        name = pending.pop(0)
+        if name in seen or name not in context.layers:
+            continue
+        seen.add(name)
+        layer = context.layers[name]
+        if isinstance(layer, CrashDumpLayer):
+            return layer.dump, False
+        path = local_path(base_location(context, name) or "")
+        if path:
+            return open_dump(path), True
+        pending += list(getattr(layer, "dependencies", []) or [])
+    raise ValueError("no crash dump file under the kernel layer: dumpscan reads the dump header")
+
+
 def view_from_plugin(context: interfaces.context.ContextInterface,
                      kernel_module_name: str) -> KernelView:
-    """A KernelView over the kernel module a plugin's ModuleRequirement resolved."""
+    """A KernelView over the kernel module a plugin's ModuleRequirement resolved.  The
+    kernel image of a crash dump passes the check ``open_kernel`` makes (``kernel_identity``:
+    its PE header and CodeView record read), so the plugins refuse the dumps the command line
+    refuses, whichever automagic found the kernel."""
     module = context.modules[kernel_module_name]
     layer = context.layers[module.layer_name]
     table = context.symbol_space[module.symbol_table_name]
@@ -70,4 +95,14 @@ def view_from_plugin(context: interfaces.context.ContextInterface,
         raise SymbolTableError(f"symbol table {module.symbol_table_name} has no isf_url")
     symbols = symbol_table_from_url(url)
     pointer_size = 8 if getattr(layer, "bits_per_register", 8 * symbols.pointer_size) == 64 else 4
-    return KernelView(layer_reader(layer), symbols, canonical(int(module.offset), pointer_size))
+    view = KernelView(layer_reader(layer), symbols, canonical(int(module.offset), pointer_size))
+    try:
+        dump, owned = crash_dump_under(context, module.layer_name)
+    except (ValueError, DumpError, OSError):  # a raw memory image: the command line reads none
+        return view
+    try:
+        kernel_identity(view.read, view.kernel_base, dump, dump.path)
+    finally:
+        if owned:
+            dump.close()
+    return view

@@ -30,9 +30,13 @@ from volatility3.framework.layers import intel
 
 from ..dumpfile import CrashDump
 from ..dumpfile import headers as H
-from .layer import CrashDumpLayer, CrashDumpLayerError, base_location, local_path
+from .layer import CrashDumpLayer, CrashDumpLayerError, RefusedCrashDump, base_location, local_path
 
 vollog = logging.getLogger(__name__)
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 DUMP_TYPE_OFFSET = {32: 0xF88, 64: 0xF98}  # headers.py LAYOUT_FACTS
 
@@ -133,9 +137,9 @@ class DumpscanCrashDumpStacker(interfaces.automagic.StackerLayerInterface):
         try:
             layer = CrashDumpLayer(context, new_name, new_name)
         except CrashDumpLayerError as exc:
-            # The header says 'crash dump' but dumpscan cannot read it: say why.
-            vollog.warning(str(exc))
-            return None
+            # The header says 'crash dump' but dumpscan cannot read it: say why, and end the
+            # stacking of this file there, as the dumpscan command does (RefusedCrashDump).
+            return cls._refuse(context, layer_name, one_line(str(exc)))
         dump = layer.dump
         for warning in dump.warnings:
             vollog.warning(f"{dump.path}: {warning}")
@@ -160,3 +164,13 @@ class DumpscanCrashDumpStacker(interfaces.automagic.StackerLayerInterface):
             context.config[join(new_name, "pae")] = accepted is intel.WindowsIntelPAE
         vollog.debug(f"DumpType {dump_type} ({bits}-bit), DTB 0x{dtb:x} from the header")
         return CrashDumpLayer(context, new_name, new_name, dump=dump)
+
+    @staticmethod
+    def _refuse(context: interfaces.context.ContextInterface, layer_name: str,
+                reason: str) -> RefusedCrashDump:
+        vollog.error(reason)
+        name = context.layers.free_layer_name(RefusedCrashDump.__name__)
+        join = interfaces.configuration.path_join
+        context.config[join(name, "base_layer")] = layer_name
+        context.config[join(name, "reason")] = reason
+        return RefusedCrashDump(context, name, name)

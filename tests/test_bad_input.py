@@ -505,3 +505,75 @@ def test_per_processor_slot_into_the_global_table_is_skipped(tmp_path, shift):
     truth_keys = {row["key"] for row in truth(VERIFIER)["tags"]}
     assert {row["key"] for row in report["tags"] + report["tags_partial"]} <= truth_keys
     cli_report(target)
+
+
+# -- bounded work of the tag-table section ----------------------------------------------------------
+MEASURE = """
+import json, resource, sys, time
+from dumpscan.analysis.engine import analyze_path
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.monotonic()
+report = analyze_path(sys.argv[1], [sys.argv[2]])
+print(json.dumps({"seconds": time.monotonic() - start,
+                  "grown_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024,
+                  "report": report}))
+"""
+WORST_SECONDS = 5  # the bound the issue sets for the worst tag-table inputs
+WORST_MIB = 500
+
+
+def measured(path: Path) -> dict:
+    """Analyze in a fresh interpreter: wall time of the analysis and its peak-RSS growth."""
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(path), str(SYMBOLS)], capture_output=True,
+                          text=True, timeout=CLI_SECONDS, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["seconds"] < WORST_SECONDS, f"{result['seconds']:.1f} s"
+    assert result["grown_mib"] < WORST_MIB, f"{result['grown_mib']:.0f} MiB"
+    return result["report"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_bytes_over_the_tag_table_globals_page(tmp_path, seed):
+    """The kernel page holding PoolTrackTableSize/Mask, PoolTrackTable and the first
+    ExPoolTagTables slots, randomized: bounded time and memory, a few lines of warnings,
+    nothing invented (no tag the dump does not hold)."""
+    where = located(VERIFIER)
+    page = where.view.symbol("PoolTrackTableSize") & ~0xFFF
+    assert where.view.symbol("ExPoolTagTables") & ~0xFFF == page
+    noise = np.random.default_rng(seed).integers(0, 256, 0x1000, dtype=np.uint8).tobytes()
+    target = corrupt(tmp_path, where.path, [(where.offset(page), noise)], f"random{seed}")
+    report = measured(target)
+    assert len(report["warnings"]) < 20, report["warnings"]
+    assert any("non-null slots past the processor count (4) were not read" in w for w in report["warnings"])
+    truth_keys = {row["key"] for row in truth(VERIFIER)["tags"]}
+    assert {row["key"] for row in report["tags"] + report["tags_partial"]} <= truth_keys
+    assert report["modules"] == json.loads(original(VERIFIER))["modules"]  # the other sections stand
+
+
+@pytest.mark.parametrize("slots", [63], ids=["63-absent-slots"])
+def test_huge_tag_table_size_with_absent_per_processor_tables(tmp_path, slots):
+    """PoolTrackTableSize 2^32 (its mask agreeing) and 64 processors whose tables 1..63 point
+    at aligned kernel addresses the dump lacks: bounded, the global table kept whole (its
+    size found by the 'Ovfl' entry), the bad slots named in one warning."""
+    where = located(VERIFIER)
+    view = where.view
+    slots_va = view.symbol("ExPoolTagTables")
+    patches = [(where.offset(view.symbol("PoolTrackTableSize")), le(1 << 32)),
+               (where.offset(view.symbol("PoolTrackTableMask")), le((1 << 32) - 2)),
+               (where.offset(view.symbol("KeNumberProcessors")), le(slots + 1, 4))]
+    patches += [(where.offset(slots_va + 8 * i), le(0xFFFFA00000000000 + i * 0x100000))
+                for i in range(1, slots + 1)]
+    target = corrupt(tmp_path, where.path, patches, f"size32-{slots}")
+    report = measured(target)
+    warnings = report["warnings"]
+    assert any("'Ovfl' at index 0x100 gives 0x101 entries" in w for w in warnings), warnings
+    skipped = [w for w in warnings if f"tag tables: {slots} ExPoolTagTables slot(s)" in w]
+    assert len(skipped) == 1 and "(absent from the dump)" in skipped[0], warnings
+    assert report["coverage"]["tag_tables_read"][0] == "PoolTrackTable"
+    global_table = next(t for t in report["coverage"]["tables"] if t["name"] == "PoolTrackTable")
+    assert global_table["entries_read"] == global_table["entries_requested"] == 0x101
+    # every tag of the truth is there (the lost per-processor counters change some sums only)
+    assert {row["key"] for row in report["tags"] + report["tags_partial"]} == \
+        {row["key"] for row in truth(VERIFIER)["tags"]}
+    assert len(warnings) < 20, warnings

@@ -577,3 +577,136 @@ def test_huge_tag_table_size_with_absent_per_processor_tables(tmp_path, slots):
     assert {row["key"] for row in report["tags"] + report["tags_partial"]} == \
         {row["key"] for row in truth(VERIFIER)["tags"]}
     assert len(warnings) < 20, warnings
+
+
+# -- impossible values ----------------------------------------------------------------------------------
+def _big_entry(where: Located, live: bool = True) -> tuple[int, int]:
+    """(table index, Va) of the first big-pool entry of the truth that is live (or freed)."""
+    entries = read_big_pool(where.view).entries
+    row = next(r for r in truth(VERIFIER)["bigpool"] if r["free"] is not live)
+    index = int(entries["index"][entries["va"] == row["va"]][0])
+    return index, row["va"]
+
+
+def _big_field(where: Located, index: int, field: str) -> int:
+    view = where.view
+    size = view.layout("_POOL_TRACKER_BIG_PAGES").size
+    return where.offset(where.pointer("PoolBigPageTable") + index * size) + \
+        member(view, "_POOL_TRACKER_BIG_PAGES", field)[0]
+
+
+@pytest.mark.parametrize("value", [2**64 - 1, 2**63], ids=["2^64-1", "2^63"])
+def test_big_pool_size_past_the_address_space(tmp_path, value):
+    """An entry whose NumberOfBytes cannot fit is left out with a warning; the summary's
+    big-pool bytes are the other live blocks' (no wrap modulo 2^64)."""
+    where = located(VERIFIER)
+    index, va = _big_entry(where)
+    target = corrupt(tmp_path, where.path, [(_big_field(where, index, "NumberOfBytes"), le(value))])
+    report = library(target)
+    assert any(f"entry {index} (Va {va:#x}, NumberOfBytes {value:#x})" in w and "address space" in w
+               for w in report["warnings"]), report["warnings"]
+    expected = [row for row in truth(VERIFIER)["bigpool"] if row["va"] != va]
+    assert [{k: row[k] for k in expected[0]} for row in report["bigpool"]] == expected
+    document, _ = cli_report(target)
+    summary = document["leaks"]["summary"]
+    assert summary["bigpool_bytes"] == sum(row["bytes"] for row in expected if not row["free"])
+
+
+def test_big_pool_unused_slot_with_a_key_is_no_block(tmp_path):
+    """Va = 1 (an unused slot) that kept its Key: not shown as a freed block at VA 0."""
+    where = located(VERIFIER)
+    index, va = _big_entry(where, live=False)
+    target = corrupt(tmp_path, where.path, [(_big_field(where, index, "Va"), le(1))])
+    report = library(target)
+    assert not any(row["va"] == 0 for row in report["bigpool"])
+    assert any(f"entry {index} (Va 0x0," in w and "no page-aligned kernel address" in w
+               for w in report["warnings"]), report["warnings"]
+    expected = [row for row in truth(VERIFIER)["bigpool"] if row["va"] != va]
+    assert [{k: row[k] for k in expected[0]} for row in report["bigpool"]] == expected
+    cli_report(target)
+
+
+def test_verifier_slot_size_past_the_address_space(tmp_path):
+    where = located(VERIFIER)
+    view = where.view
+    state = read_verifier(view, read_modules(view).modules)
+    driver = next(d for d in state.drivers if len(d.allocations))
+    slot = int(driver.allocations["slot"][0])
+    offset, _ = member(view, "_VI_POOL_ENTRY_INUSE", "NumberOfBytes")
+    target = corrupt(tmp_path, where.path, [(where.offset(slot + offset), le(2**63))])
+    report = library(target)
+    assert any(f"{driver.name}: 1 tracker slots hold" in w and f"slot {slot:#x}" in w
+               and "NumberOfBytes 0x8000000000000000" in w for w in report["warnings"]), report["warnings"]
+    rows = _driver(truth(VERIFIER)["verifier"], driver.name)["allocations"]
+    got = _driver(report["verifier"], driver.name)["allocations"]
+    assert [{k: a[k] for k in rows[0]} for a in got] == \
+        [row for row in rows if row["address"] != int(driver.allocations["address"][0])]
+    cli_report(target)
+
+
+def test_empty_loaded_module_list_is_a_warning(tmp_path):
+    where = located(VERIFIER)
+    head = where.view.symbol("PsLoadedModuleList")
+    target = corrupt(tmp_path, where.path, [(where.offset(head), le(head) + le(head))])  # Flink = Blink = head
+    report = library(target)
+    assert report["modules"] == []
+    assert any(f"PsLoadedModuleList at {head:#x} is empty" in w for w in report["warnings"]), report["warnings"]
+    assert report["bigpool"] == json.loads(original(VERIFIER))["bigpool"]  # the rest stands
+    cli_report(target)
+
+
+def test_shifted_trace_log_pointer_is_named(tmp_path):
+    """VfPoolTraces moved by +8: every record shifted. The log is said not to look like one,
+    and no shifted record is reported."""
+    where = located(VERIFIER)
+    symbol = where.view.symbol("VfPoolTraces")
+    target = corrupt(tmp_path, where.path, [(where.offset(symbol), le(where.pointer("VfPoolTraces") + 8))])
+    report = library(target)
+    assert any("the log does not look like one" in w for w in report["warnings"]), report["warnings"]
+    records = {(r["address"], r["size"], r["thread"]) for r in truth(VERIFIER)["verifier"]["trace_log"]}
+    assert all((r["address"], r["size"], r["thread"]) in records for r in report["verifier"]["trace_log"])
+    assert report["verifier"]["drivers"] == json.loads(original(VERIFIER))["verifier"]["drivers"]
+    cli_report(target)
+
+
+@pytest.mark.parametrize("name", [VERIFIER, "win7-x64-poolhittag"])
+def test_absurd_dll_base_loses_only_its_module(tmp_path, name):
+    """DllBase 2^64-1 in one loader entry: that module is skipped with a warning; every other
+    caller still symbolizes, and the PoolHitTag break keeps its caller chain."""
+    where = located(name)
+    view = where.view
+    modules = read_modules(view).modules
+    victim = modules[-1]
+    offset, _ = member(view, "_KLDR_DATA_TABLE_ENTRY" if view.has_type("_KLDR_DATA_TABLE_ENTRY")
+                       else "_LDR_DATA_TABLE_ENTRY", "DllBase")
+    target = corrupt(tmp_path, where.path, [(where.offset(victim.entry + offset), le(2**64 - 1))])
+    report = library(target)
+    assert any("PsLoadedModuleList: 1 loader entries describe an image outside kernel space" in w
+               and "DllBase 0xffffffffffffffff" in w for w in report["warnings"]), report["warnings"]
+    assert not any("symbolization" in w or "PoolHitTag: failed" in w for w in report["warnings"])
+    full = json.loads(original(name))
+    assert report["modules"] == [m for m in full["modules"] if m["base"] != victim.base]
+    if name == VERIFIER:
+        kept = [d for d in full["verifier"]["drivers"] if d["name"] != victim.name]
+        got = [d for d in report["verifier"]["drivers"] if d["name"] != victim.name]
+        assert [a["caller_symbol"] for d in got for a in d["allocations"]] == \
+            [a["caller_symbol"] for d in kept for a in d["allocations"]]
+    else:
+        assert report["pool_hit_tag"]["break"]["symbols"][:3] == full["pool_hit_tag"]["break"]["symbols"][:3]
+        assert report["pool_hit_tag"]["break"]["symbol"] == full["pool_hit_tag"]["break"]["symbol"]
+    cli_report(target)
+
+
+def test_symbolizer_and_code_map_skip_a_module_past_64_bits():
+    """Modules handed in from elsewhere (not read_modules): one whose range does not fit in
+    64 bits holds no address, and the others are still found."""
+    from dumpscan.analysis.symbolize import Symbolizer
+    from dumpscan.kernel.modules import Module
+    from dumpscan.kernel.poolhittag import CodeMap
+
+    good = Module("good.sys", 0xFFFFF80010000000, 0x7000)
+    symbolizer = Symbolizer([Module("bad.sys", 2**64 - 1, 0x1000), good], {1: {"Entry": 0x10}})
+    assert symbolizer.symbol(good.base + 0x21) == "good!Entry+0x11"
+    assert symbolizer.module_of(2**64 - 1) is None
+    code = CodeMap([(2**64 - 1, 2**64 + 0xFFF), (good.base, good.end)])
+    assert code.contains(good.base + 1) and not code.contains(2**64 - 1)

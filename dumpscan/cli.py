@@ -43,17 +43,19 @@ def symbol_dirs(given: Sequence[Path]) -> list[Path]:
 
 
 def error(path, message: str) -> None:
-    click.echo(f"dumpscan: {path}: {message}", err=True)
+    from .inputs import display_path
+
+    click.echo(f"dumpscan: {display_path(path)}: {message}", err=True)
 
 
 def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None) -> dict:
     """The engine's report of one dump; any failure becomes :class:`Failed` (one line)."""
     from .analysis.engine import analyze_path
+    from .inputs import input_problem
 
-    if not path.exists():
-        raise Failed("no such file")
-    if path.is_dir():
-        raise Failed("is a directory, not a dump file")
+    problem = input_problem(path)  # a FIFO would block the open forever
+    if problem:
+        raise Failed(problem)
     try:
         return analyze_path(path, dirs, pooltag)
     except (KeyboardInterrupt, SystemExit):
@@ -62,13 +64,28 @@ def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None) -> dict:
         raise Failed(one_line_error(exc)) from None
 
 
-def analyze_many(paths: Iterable[Path], dirs: Sequence[Path], pooltag: Path | None,
-                 quiet: bool) -> Iterable[tuple[Path, dict]]:
+def analyze_many(paths: Sequence[Path], dirs: Sequence[Path], pooltag: Path | None,
+                 quiet: bool, timeout: float | None = None) -> Iterable[tuple[Path, dict]]:
     """(path, report) for every dump that could be analyzed; errors and report warnings on
-    stderr, one line each."""
-    for path in paths:
+    stderr, one line each. ``timeout``: each dump in a worker process, stopped after that
+    many seconds (``analysis.batch.run_isolated``)."""
+    from .analysis.batch import run_isolated
+    from .inputs import input_problem
+
+    checked = [(path, input_problem(path)) for path in paths]  # before any clock starts
+    outcomes = (run_isolated(analyze_one, [(p, dirs, pooltag) for p, problem in checked if not problem],
+                             1, timeout) if timeout is not None else None)
+    for path, problem in checked:
         try:
-            report = analyze_one(path, dirs, pooltag)
+            if problem:
+                raise Failed(problem)
+            if outcomes is None:
+                report = analyze_one(path, dirs, pooltag)
+            else:
+                outcome = next(outcomes)[1]
+                if not outcome.ok:
+                    raise Failed(outcome.error)
+                report = outcome.value
         except Failed as exc:
             error(path, str(exc))
             continue
@@ -169,6 +186,13 @@ def threshold_option(f):
                         help="Override a suspect threshold (min_bytes, min_outstanding, max_free_ratio, "
                              "call_site_share, driver_share, bigpool_share, growth_min_bytes, "
                              "growth_min_count, top_n, exit_min_bytes, exit_severity); repeatable.")(f)
+
+
+def timeout_option(f):
+    return click.option("--timeout", "timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        metavar="SECONDS",
+                        help="Stop analysing a dump after this many seconds (each dump then runs in a "
+                             "worker process): it becomes a one-line error and the others go on.")(f)
 
 
 def quiet_option(f):
@@ -308,10 +332,12 @@ def address_type(value):
               help="Exit with status 1 when a suspect exceeds the thresholds (for scripts and CI).")
 @out_option
 @quiet_option
+@timeout_option
 def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str,
             section: str | None, tags: tuple[str, ...], drivers: tuple[str, ...], min_bytes: int,
             sort: str, top: int | None, address: int | None, pooltag: Path | None,
-            threshold: tuple[str, ...], fail_on_suspect: bool, out: Path | None, quiet: bool) -> None:
+            threshold: tuple[str, ...], fail_on_suspect: bool, out: Path | None, quiet: bool,
+            timeout: float | None) -> None:
     """Analyze crash dumps for pool leaks.
 
     DUMP may be a directory (its *.dmp files, recursively). Prints the leak report (suspects
@@ -332,7 +358,7 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     outputs: list[str] = []
     documents: list[dict] = []
     statuses: list[int] = []
-    for path, report in analyze_many(paths, dirs, pooltag, quiet):
+    for path, report in analyze_many(paths, dirs, pooltag, quiet, timeout):
         report["leaks"] = leaks = analyze_leaks(report, thresholds)
         statuses.append(int(leaks.get("exit_status") or 0))
         if not quiet:
@@ -574,8 +600,10 @@ def batch_analyze(dirs: Sequence[str], pooltag: str | None, path: Path) -> dict:
 @click.option("--fail-on-suspect", is_flag=True,
               help="Exit with status 1 when a dump has a suspect over the thresholds.")
 @out_option
+@timeout_option
 def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | None, output_format: str,
-          pooltag: Path | None, threshold: tuple[str, ...], fail_on_suspect: bool, out: Path | None) -> None:
+          pooltag: Path | None, threshold: tuple[str, ...], fail_on_suspect: bool, out: Path | None,
+          timeout: float | None) -> None:
     """Scan an archive: one summary row per dump (directories are walked for *.dmp).
 
     A dump that cannot be analyzed becomes an 'error' row (and one line on stderr); the
@@ -592,7 +620,7 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
     analyze = functools.partial(batch_analyze, [str(d) for d in symbol_dirs(symbols)],
                                 str(pooltag) if pooltag else None)
     rows = []
-    for row in scan_archive(todo, analyze, workers, thresholds=thresholds):
+    for row in scan_archive(todo, analyze, workers, thresholds=thresholds, timeout=timeout):
         if row.status != "ok":  # the row's error is already one line (Failed: no type prefix)
             error(row.dump, row.error or "error")
         rows.append(row)

@@ -710,3 +710,76 @@ def test_symbolizer_and_code_map_skip_a_module_past_64_bits():
     assert symbolizer.module_of(2**64 - 1) is None
     code = CodeMap([(2**64 - 1, 2**64 + 0xFFF), (good.base, good.end)])
     assert code.contains(good.base + 1) and not code.contains(2**64 - 1)
+
+
+# -- inputs that are not dump files ------------------------------------------------------------------
+def test_fifo_is_refused_and_skipped(tmp_path):
+    """A FIFO with no writer: one line, at once (an open would block forever); a directory
+    walk skips it. cli() runs under a subprocess timeout, so the old hang fails the test."""
+    fifo = tmp_path / "pipe.dmp"
+    os.mkfifo(fifo)
+    line = cli_error(fifo, "is a FIFO (named pipe), not a regular file")
+    assert line == f"dumpscan: {fifo}: is a FIFO (named pipe), not a regular file: not read"
+    good = tmp_path / "good.dmp"
+    shutil.copyfile(DUMPS / "win7-x64-poolhittag.dmp", good)
+    proc = cli(tmp_path)  # the directory: the FIFO is not among its dumps
+    assert proc.returncode == 0, proc.stderr
+    assert [d["header"]["dump"] for d in [json.loads(proc.stdout)]] == [str(good)]
+    batch = subprocess.run([str(DUMPSCAN), "batch", "--workers", "0", "-s", str(SYMBOLS), str(fifo), str(good)],
+                           capture_output=True, text=True, timeout=CLI_SECONDS)
+    assert batch.returncode == 0, batch.stderr
+    assert f"dumpscan: {fifo}: is a FIFO (named pipe)" in batch.stderr
+
+
+def test_symlink_loop_is_named(tmp_path):
+    loop = tmp_path / "loop.dmp"
+    loop.symlink_to(tmp_path / "other.dmp")
+    (tmp_path / "other.dmp").symlink_to(loop)
+    cli_error(loop, "symlink loop")
+    cli_error(tmp_path / "absent.dmp", "no such file")
+
+
+def test_newline_in_a_file_name_stays_on_one_line(tmp_path):
+    """An unprintable file name is quoted with escapes: the error is still one line."""
+    odd = tmp_path / "two\nlines.dmp"
+    odd.write_bytes(b"MDMP" + bytes(0x100))
+    proc = cli(odd)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"dumpscan: {str(odd)!r}: not a Windows kernel crash dump: "
+                                        + proc.stderr.split(": not a Windows kernel crash dump: ", 1)[1].strip()]
+
+
+# -- per-dump time limit -----------------------------------------------------------------------------
+def test_run_isolated_kills_at_the_deadline():
+    """The worker of a call that outlives the limit is killed; the other calls finish."""
+    import time
+
+    from dumpscan.analysis.batch import run_isolated
+
+    start = time.monotonic()
+    outcomes = dict(run_isolated(time.sleep, [(0,), (60,), (0,), ("x",)], 2, 2.0))
+    assert time.monotonic() - start < 30
+    assert outcomes[0].ok and outcomes[2].ok
+    assert outcomes[1].error == "stopped after the time limit of 2 s"
+    assert outcomes[3].error.startswith("TypeError: ")
+
+
+def test_timeout_makes_a_slow_dump_one_line_and_the_others_go_on(tmp_path):
+    """--timeout 0.001: no analysis of a real dump ends that soon, so each dump becomes one
+    line (the first does not stop the second) and a missing file is still named as such;
+    a generous limit gives the same report as none."""
+    a, b = DUMPS / "win7-x64-poolhittag.dmp", DUMPS / "win81-x86-verifier.dmp"
+    missing = tmp_path / "missing.dmp"
+    for command in (["analyze", "--format", "json"], ["batch", "--workers", "2"]):
+        proc = subprocess.run([str(DUMPSCAN), *command, "--timeout", "0.001", "-s", str(SYMBOLS),
+                               str(a), str(missing), str(b)], capture_output=True, text=True,
+                              timeout=CLI_SECONDS)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.splitlines() == [
+            f"dumpscan: {a}: stopped after the time limit of 0.001 s",
+            f"dumpscan: {missing}: no such file",
+            f"dumpscan: {b}: stopped after the time limit of 0.001 s"], proc.stderr
+    limited = subprocess.run([str(DUMPSCAN), "analyze", "--format", "json", "--timeout", "300", "-s",
+                              str(SYMBOLS), str(a)], capture_output=True, text=True, timeout=CLI_SECONDS)
+    assert limited.returncode == 0, limited.stderr
+    assert json.loads(limited.stdout) == json.loads(cli(a).stdout)

@@ -783,3 +783,43 @@ def test_timeout_makes_a_slow_dump_one_line_and_the_others_go_on(tmp_path):
                               str(SYMBOLS), str(a)], capture_output=True, text=True, timeout=CLI_SECONDS)
     assert limited.returncode == 0, limited.stderr
     assert json.loads(limited.stdout) == json.loads(cli(a).stdout)
+
+
+def test_tag_tables_section_bound_skips_further_per_processor_tables(monkeypatch):
+    """Once the section's entry bound is spent, further per-processor tables are skipped
+    with one warning; the global table and the tables read before stay."""
+    from test_kernel_readers import LEAK, Kernel
+
+    from dumpscan.kernel import tagtables
+
+    kernel = Kernel()
+    tables = [kernel.tag_table({3: (LEAK if cpu == 0 else 0, 1, 0, 0x10, 0, 0, 0)}, 9) for cpu in range(4)]
+    kernel.tag_tables(tables, 9, processors=4)
+    monkeypatch.setattr(tagtables, "MAX_SECTION_ENTRIES", 2 * 9)
+    totals = tagtables.read_tag_tables(kernel.view(), 4)
+    assert [t.source for t in totals.tables] == ["PoolTrackTable", "ExPoolTagTables[1]"]
+    assert any("2 per-processor tables not read: the section's bound of 0x12 entries was reached" in w
+               for w in totals.warnings), totals.warnings
+    assert totals.row(0)["nonpaged_allocs"] == 2
+
+
+def test_tag_tables_of_unknown_extent_are_not_read():
+    """A size above the cap, of no 2^n + 1 shape, with no mask and no 'Ovfl' entry to name
+    the real one: the hashed tables are not read (reading on would invent tags); with the
+    'Ovfl' entry at index 8 the size is 9."""
+    from test_kernel_readers import LEAK, Kernel
+
+    from dumpscan.kernel.tagtables import OVERFLOW_KEY, read_tag_tables
+
+    kernel = Kernel()
+    table = kernel.tag_table({3: (LEAK, 1, 0, 0x10, 0, 0, 0)}, 9)
+    kernel.tag_tables([table], 1 << 32, processors=1)
+    totals = read_tag_tables(kernel.view(), 1)
+    assert len(totals.keys) == 0 and totals.tables == ()
+    assert any("no 'Ovfl' overflow entry marks the table's end" in w for w in totals.warnings), totals.warnings
+    kernel = Kernel()
+    table = kernel.tag_table({3: (LEAK, 1, 0, 0x10, 0, 0, 0), 8: (OVERFLOW_KEY, 0, 0, 0, 0, 0, 0)}, 9)
+    kernel.tag_tables([table], 1 << 32, processors=1)
+    totals = read_tag_tables(kernel.view(), 1)
+    assert totals.keys.tolist() == sorted([LEAK, OVERFLOW_KEY])
+    assert any("'Ovfl' at index 0x8 gives 0x9 entries" in w for w in totals.warnings), totals.warnings

@@ -181,9 +181,14 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     expansion_size = read_global(view, "PoolTrackTableExpansionSize")
     expansion_table = None
     if expansion and expansion_size:
-        expansion_table = read_table(view, "PoolTrackTableExpansion", expansion, expansion_size,
-                                     layout.size, MAX_TRACK_ENTRIES)
-        budget -= expansion_table.requested
+        why = _slot_pointer_fault(view, expansion, 1, layout.size)
+        if why:
+            warnings.append(f"PoolTrackTableExpansion = {expansion:#x} ({why}): the expansion table "
+                            "was not read")
+        else:
+            expansion_table = read_table(view, "PoolTrackTableExpansion", expansion, expansion_size,
+                                         layout.size, MAX_TRACK_ENTRIES)
+            budget -= expansion_table.requested
     for name, va in sources:
         if va != global_va:
             why = _slot_pointer_fault(view, va, alignment, layout.size)
@@ -427,9 +432,9 @@ def _table_sources(view: KernelView, bound: int, processors: int,
 
 
 def _slot_pointer_fault(view: KernelView, va: int, alignment: int, entry_size: int) -> str | None:
-    """Why a slot's pointer cannot be a per-processor tag table, or None: it must lie in
-    kernel space, share the global table's pool alignment, and its first entry must be
-    in the dump (a table is nonpaged pool, which a kernel dump holds)."""
+    """Why a pointer cannot be a tag table (per-processor or expansion), or None: it must
+    lie in kernel space, share the global table's pool alignment, and its first entry
+    must be in the dump (a table is nonpaged pool, which a kernel dump holds)."""
     if not view.in_kernel_space(va):
         return "not a kernel-space address"
     if va % alignment:

@@ -152,9 +152,8 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     size, more = _checked_size(view, size)
     warnings += more
     global_va = view.canonical(view.read_pointer(view.symbol("PoolTrackTable")))
-    if not table_size_shaped(size):
-        size, more = _size_from_overflow_entry(view, global_va, layout.size, size)
-        warnings += more
+    size, more = _size_from_overflow_entry(view, global_va, layout.size, size)
+    warnings += more
     sources, examined, more = _table_sources(view, bound, processors, global_va)
     warnings += more
     if not size:
@@ -368,23 +367,52 @@ def table_alignment(view: KernelView, global_va: int) -> int:
 OVERFLOW_KEY = int.from_bytes(b"Ovfl", "little")  # the last hashed entry's key (doc §2.1 [V S4])
 
 
+def _overflow_size(view: KernelView, global_va: int, entry_size: int, below: int) -> int | None:
+    """The smallest 2^n + 1 below ``below`` whose last entry, index 2^n of the global
+    table, holds the overflow bucket's key 'Ovfl' (doc §2.1), or None."""
+    key_off, key_member = member(view, "_POOL_TRACKER_TABLE", "Key")
+    if not global_va:
+        return None
+    for bits in range(1, MAX_TRACK_ENTRIES.bit_length()):
+        if (1 << bits) + 1 >= below:
+            break
+        address = global_va + (1 << bits) * entry_size + key_off
+        if address + key_member.size - 1 > view.pointer_mask:
+            break
+        raw, missing = view.read_pages(address, key_member.size)
+        if not missing and int.from_bytes(raw, "little") == OVERFLOW_KEY:
+            return (1 << bits) + 1
+    return None
+
+
 def _size_from_overflow_entry(view: KernelView, global_va: int, entry_size: int,
                               size: int) -> tuple[int, list[str]]:
-    """For a size not of the shape 2^n + 1 (and no mask of that shape): the 2^n + 1 whose
-    last entry, index 2^n of the global table, holds the overflow bucket's key 'Ovfl'
-    (doc §2.1); else the size itself when it is within the cap; else 0: the extent of the
-    hashed tables is unknown."""
-    key_off, key_member = member(view, "_POOL_TRACKER_TABLE", "Key")
-    if global_va:
-        for bits in range(1, MAX_TRACK_ENTRIES.bit_length()):
-            address = global_va + (1 << bits) * entry_size + key_off
-            if address + key_member.size - 1 > view.pointer_mask:
-                break
-            raw, missing = view.read_pages(address, key_member.size)
-            if not missing and int.from_bytes(raw, "little") == OVERFLOW_KEY:
-                found = (1 << bits) + 1
-                return found, [f"PoolTrackTableSize {size:#x} is implausible; the overflow entry "
-                               f"'Ovfl' at index {1 << bits:#x} gives {found:#x} entries, which were read"]
+    """The hashed tables' entry count, given PoolTrackTableSize after :func:`_checked_size`.
+
+    A size of the shape 2^n + 1 whose last entry in the global table is not the overflow
+    bucket (or is absent) gives way to a smaller 2^m + 1 whose last entry is (doc §2.1: the
+    key 'Ovfl' sits at the last index only); a
+    size of another shape gives way to any 2^m + 1 whose last entry is 'Ovfl', else it is
+    read as given when within the cap, else 0: the extent is unknown. A kernel whose table
+    has no 'Ovfl' entry keeps its size."""
+    if table_size_shaped(size):
+        key_off, key_member = member(view, "_POOL_TRACKER_TABLE", "Key")
+        raw, missing = view.read_pages(global_va + (size - 1) * entry_size + key_off, key_member.size) \
+            if global_va and global_va + size * entry_size - 1 <= view.pointer_mask else (b"", [(0, 1)])
+        last = int.from_bytes(raw, "little")
+        if not missing and last == OVERFLOW_KEY:
+            return size, []
+        found = _overflow_size(view, global_va, entry_size, size)
+        if found is None:
+            return size, []
+        holds = "is absent from the dump" if missing else f"holds {tag_display(last)}"
+        return found, [f"PoolTrackTableSize {size:#x} is implausible: its last entry {holds}, not the "
+                       f"overflow bucket 'Ovfl', which is at index {found - 1:#x} and gives "
+                       f"{found:#x} entries, which were read"]
+    found = _overflow_size(view, global_va, entry_size, MAX_TRACK_ENTRIES + 2)
+    if found is not None:
+        return found, [f"PoolTrackTableSize {size:#x} is implausible; the overflow entry 'Ovfl' at "
+                       f"index {found - 1:#x} gives {found:#x} entries, which were read"]
     if 0 < size <= MAX_TRACK_ENTRIES:
         return size, []  # read as given (the warning about its shape is _checked_size's)
     return 0, [f"PoolTrackTableSize {size:#x} is implausible and no 'Ovfl' overflow entry marks the "

@@ -58,7 +58,9 @@ def symbol_dirs(given: Sequence[Path]) -> list[Path]:
 
 
 def error(path, message: str) -> None:
-    click.echo(f"dumpscan: {path}: {message}", err=True)
+    from .inputs import display_path
+
+    click.echo(f"dumpscan: {display_path(path)}: {message}", err=True)
 
 
 def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None, dtb: int | None = None,
@@ -66,11 +68,11 @@ def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None, dtb: int
     """The engine's report of one dump (``dtb``/``kernel_base``: overrides of the header's);
     any failure becomes :class:`Failed` (one line)."""
     from .analysis.engine import analyze_path
+    from .inputs import input_problem
 
-    if not path.exists():
-        raise Failed("no such file")
-    if path.is_dir():
-        raise Failed("is a directory, not a dump file")
+    problem = input_problem(path)  # a FIFO would block the open forever
+    if problem:
+        raise Failed(problem)
     try:
         return analyze_path(path, dirs, pooltag, dtb=dtb, kernel_base=kernel_base)
     except (KeyboardInterrupt, SystemExit):
@@ -84,19 +86,38 @@ class Run:
     failure and warning on stderr, and gives the exit status they call for."""
 
     def __init__(self, paths: Sequence[Path], dirs: Sequence[Path], pooltag: Path | None,
-                 quiet: bool, dtb: int | None = None, kernel_base: int | None = None) -> None:
+                 quiet: bool, dtb: int | None = None, kernel_base: int | None = None,
+                 timeout: float | None = None) -> None:
+        """``timeout``: each dump is analyzed in a worker process, stopped after that many
+        seconds (``analysis.batch.run_isolated``)."""
         self.paths, self.dirs, self.pooltag, self.quiet = list(paths), dirs, pooltag, quiet
-        self.dtb, self.kernel_base = dtb, kernel_base
+        self.dtb, self.kernel_base, self.timeout = dtb, kernel_base, timeout
         self.failed = 0
         self.analyzed = 0
 
+    def _analyze(self, path: Path, problem: str | None, outcomes) -> dict:
+        if problem:
+            raise Failed(problem)
+        if outcomes is None:
+            return analyze_one(path, self.dirs, self.pooltag, self.dtb, self.kernel_base)
+        _, outcome = next(outcomes)
+        if not outcome.ok:
+            raise Failed(outcome.error)
+        return outcome.value
+
     def reports(self) -> Iterable[tuple[Path, dict]]:
         """(path, report) for every dump that could be analyzed."""
+        from .analysis.batch import run_isolated
+        from .inputs import input_problem
         from .progress import track
 
-        for path in track(self.paths, "analyzing", quiet=self.quiet):
+        checked = [(path, input_problem(path)) for path in self.paths]  # before any clock starts
+        calls = [(path, self.dirs, self.pooltag, self.dtb, self.kernel_base)
+                 for path, problem in checked if not problem]
+        outcomes = run_isolated(analyze_one, calls, 1, self.timeout) if self.timeout is not None else None
+        for path, problem in track(checked, "analyzing", quiet=self.quiet):
             try:
-                report = analyze_one(path, self.dirs, self.pooltag, self.dtb, self.kernel_base)
+                report = self._analyze(path, problem, outcomes)
             except Failed as exc:
                 error(path, str(exc))
                 self.failed += 1
@@ -252,6 +273,13 @@ def out_option(f):
                         help="Write the output to this file instead of stdout.")(f)
 
 
+def timeout_option(f):
+    return click.option("--timeout", "timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        metavar="SECONDS",
+                        help="Stop analysing a dump after this many seconds (each dump then runs in a "
+                             "worker process): it becomes a one-line error and the others go on.")(f)
+
+
 def quiet_option(f):
     return click.option("-q", "--quiet", is_flag=True,
                         help="No progress, and the reports' warnings not on stderr (errors still are).")(f)
@@ -394,9 +422,10 @@ def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Pat
 @fail_option
 @out_option
 @quiet_option
+@timeout_option
 def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str, section: str | None,
             pooltag: Path | None, dtb: int | None, kernel_base: int | None, fail_on_suspect: bool,
-            out: Path | None, quiet: bool, **filters) -> None:
+            out: Path | None, quiet: bool, timeout: float | None, **filters) -> None:
     """Analyze crash dumps for pool leaks.
 
     DUMP may be a directory (its *.dmp files, recursively). Prints the leak report (suspects
@@ -413,7 +442,7 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     if output_format != "text" and section == "all":
         raise click.UsageError(f"--format {output_format} takes one --section (not all)")
     paths = expand(list(dumps))
-    run = Run(paths, symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
+    run = Run(paths, symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base, timeout)
     frontend = _frontend(output_format, section)
     many = len(paths) > 1
     suspect, shown = False, 0
@@ -605,9 +634,10 @@ def batch_analyze(dirs: Sequence[str], pooltag: str | None, path: Path) -> dict:
 @fail_option
 @out_option
 @quiet_option
+@timeout_option
 def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | None, output_format: str,
           pooltag: Path | None, threshold: tuple, fail_on_suspect: bool, out: Path | None,
-          quiet: bool) -> None:
+          quiet: bool, timeout: float | None) -> None:
     """Scan an archive: one summary row per dump (directories are walked for *.dmp).
 
     A dump that cannot be analyzed becomes an 'error' row (and one line on stderr); the
@@ -625,7 +655,7 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
     analyze = functools.partial(batch_analyze, [str(d) for d in symbol_dirs(symbols)],
                                 str(pooltag) if pooltag else None)
     rows = []
-    for row in track(scan_archive(todo, analyze, workers, thresholds=thresholds), "scanning",
+    for row in track(scan_archive(todo, analyze, workers, thresholds=thresholds, timeout=timeout), "scanning",
                      total=len(todo), quiet=quiet):
         if row.status != "ok":  # the row's error is already one line (Failed: no type prefix)
             error(row.dump, row.error or "error")

@@ -505,3 +505,324 @@ def test_per_processor_slot_into_the_global_table_is_skipped(tmp_path, shift):
     truth_keys = {row["key"] for row in truth(VERIFIER)["tags"]}
     assert {row["key"] for row in report["tags"] + report["tags_partial"]} <= truth_keys
     cli_report(target)
+
+
+# -- bounded work of the tag-table section ----------------------------------------------------------
+MEASURE = """
+import json, resource, sys, time
+from dumpscan.analysis.engine import analyze_path
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.monotonic()
+report = analyze_path(sys.argv[1], [sys.argv[2]])
+print(json.dumps({"seconds": time.monotonic() - start,
+                  "grown_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024,
+                  "report": report}))
+"""
+WORST_SECONDS = 5  # the bound the issue sets for the worst tag-table inputs
+WORST_MIB = 500
+
+
+def measured(path: Path) -> dict:
+    """Analyze in a fresh interpreter: wall time of the analysis and its peak-RSS growth."""
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(path), str(SYMBOLS)], capture_output=True,
+                          text=True, timeout=CLI_SECONDS, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["seconds"] < WORST_SECONDS, f"{result['seconds']:.1f} s"
+    assert result["grown_mib"] < WORST_MIB, f"{result['grown_mib']:.0f} MiB"
+    return result["report"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_bytes_over_the_tag_table_globals_page(tmp_path, seed):
+    """The kernel page holding PoolTrackTableSize/Mask, PoolTrackTable and the first
+    ExPoolTagTables slots, randomized: bounded time and memory, a few lines of warnings,
+    nothing invented (no tag the dump does not hold)."""
+    where = located(VERIFIER)
+    page = where.view.symbol("PoolTrackTableSize") & ~0xFFF
+    assert where.view.symbol("ExPoolTagTables") & ~0xFFF == page
+    noise = np.random.default_rng(seed).integers(0, 256, 0x1000, dtype=np.uint8).tobytes()
+    target = corrupt(tmp_path, where.path, [(where.offset(page), noise)], f"random{seed}")
+    report = measured(target)
+    assert len(report["warnings"]) < 20, report["warnings"]
+    assert any("non-null slots past the processor count (4) were not read" in w for w in report["warnings"])
+    assert any(w.startswith("PoolTrackTableExpansion = ") and "the expansion table was not read" in w
+               for w in report["warnings"]), report["warnings"]
+    truth_keys = {row["key"] for row in truth(VERIFIER)["tags"]}
+    assert {row["key"] for row in report["tags"] + report["tags_partial"]} <= truth_keys
+    assert report["modules"] == json.loads(original(VERIFIER))["modules"]  # the other sections stand
+
+
+@pytest.mark.parametrize("size", [1 << 32, (1 << 22) + 1], ids=["2^32", "2^22+1"])
+def test_huge_tag_table_size_with_absent_per_processor_tables(tmp_path, size):
+    """PoolTrackTableSize 2^32 or 2^22 + 1 (its mask agreeing) and 64 processors whose tables
+    1..63 point at aligned kernel addresses the dump lacks: bounded, the global table kept
+    whole (its size found by the 'Ovfl' entry), the bad slots named in one warning."""
+    slots = 63
+    where = located(VERIFIER)
+    view = where.view
+    slots_va = view.symbol("ExPoolTagTables")
+    patches = [(where.offset(view.symbol("PoolTrackTableSize")), le(size)),
+               (where.offset(view.symbol("PoolTrackTableMask")), le(size - 2)),
+               (where.offset(view.symbol("KeNumberProcessors")), le(slots + 1, 4))]
+    patches += [(where.offset(slots_va + 8 * i), le(0xFFFFA00000000000 + i * 0x100000))
+                for i in range(1, slots + 1)]
+    target = corrupt(tmp_path, where.path, patches, f"size-{size:x}")
+    report = measured(target)
+    warnings = report["warnings"]
+    assert any("'Ovfl'" in w and "index 0x100" in w and "gives 0x101 entries" in w for w in warnings), warnings
+    skipped = [w for w in warnings if f"tag tables: {slots} ExPoolTagTables slot(s)" in w]
+    assert len(skipped) == 1 and "(absent from the dump)" in skipped[0], warnings
+    assert report["coverage"]["tag_tables_read"][0] == "PoolTrackTable"
+    global_table = next(t for t in report["coverage"]["tables"] if t["name"] == "PoolTrackTable")
+    assert global_table["entries_read"] == global_table["entries_requested"] == 0x101
+    # every tag of the truth is there (the lost per-processor counters change some sums only)
+    assert {row["key"] for row in report["tags"] + report["tags_partial"]} == \
+        {row["key"] for row in truth(VERIFIER)["tags"]}
+    assert len(warnings) < 20, warnings
+
+
+# -- impossible values ----------------------------------------------------------------------------------
+def _big_entry(where: Located, live: bool = True) -> tuple[int, int]:
+    """(table index, Va) of the first big-pool entry of the truth that is live (or freed)."""
+    entries = read_big_pool(where.view).entries
+    row = next(r for r in truth(VERIFIER)["bigpool"] if r["free"] is not live)
+    index = int(entries["index"][entries["va"] == row["va"]][0])
+    return index, row["va"]
+
+
+def _big_field(where: Located, index: int, field: str) -> int:
+    view = where.view
+    size = view.layout("_POOL_TRACKER_BIG_PAGES").size
+    return where.offset(where.pointer("PoolBigPageTable") + index * size) + \
+        member(view, "_POOL_TRACKER_BIG_PAGES", field)[0]
+
+
+@pytest.mark.parametrize("value", [2**64 - 1, 2**63], ids=["2^64-1", "2^63"])
+def test_big_pool_size_past_the_address_space(tmp_path, value):
+    """An entry whose NumberOfBytes cannot fit is left out with a warning; the summary's
+    big-pool bytes are the other live blocks' (no wrap modulo 2^64)."""
+    where = located(VERIFIER)
+    index, va = _big_entry(where)
+    target = corrupt(tmp_path, where.path, [(_big_field(where, index, "NumberOfBytes"), le(value))])
+    report = library(target)
+    assert any(f"entry {index} (Va {va:#x}, NumberOfBytes {value:#x})" in w and "address space" in w
+               for w in report["warnings"]), report["warnings"]
+    expected = [row for row in truth(VERIFIER)["bigpool"] if row["va"] != va]
+    assert [{k: row[k] for k in expected[0]} for row in report["bigpool"]] == expected
+    document, _ = cli_report(target)
+    summary = document["leaks"]["summary"]
+    assert summary["bigpool_bytes"] == sum(row["bytes"] for row in expected if not row["free"])
+
+
+def test_big_pool_unused_slot_with_a_key_is_no_block(tmp_path):
+    """Va = 1 (an unused slot) that kept its Key: not shown as a freed block at VA 0."""
+    where = located(VERIFIER)
+    index, va = _big_entry(where, live=False)
+    target = corrupt(tmp_path, where.path, [(_big_field(where, index, "Va"), le(1))])
+    report = library(target)
+    assert not any(row["va"] == 0 for row in report["bigpool"])
+    assert any(f"entry {index} (Va 0x0," in w and "no page-aligned kernel address" in w
+               for w in report["warnings"]), report["warnings"]
+    expected = [row for row in truth(VERIFIER)["bigpool"] if row["va"] != va]
+    assert [{k: row[k] for k in expected[0]} for row in report["bigpool"]] == expected
+    cli_report(target)
+
+
+def test_verifier_slot_size_past_the_address_space(tmp_path):
+    where = located(VERIFIER)
+    view = where.view
+    state = read_verifier(view, read_modules(view).modules)
+    driver = next(d for d in state.drivers if len(d.allocations))
+    slot = int(driver.allocations["slot"][0])
+    offset, _ = member(view, "_VI_POOL_ENTRY_INUSE", "NumberOfBytes")
+    target = corrupt(tmp_path, where.path, [(where.offset(slot + offset), le(2**63))])
+    report = library(target)
+    assert any(f"{driver.name}: 1 tracker slots hold" in w and f"slot {slot:#x}" in w
+               and "NumberOfBytes 0x8000000000000000" in w for w in report["warnings"]), report["warnings"]
+    rows = _driver(truth(VERIFIER)["verifier"], driver.name)["allocations"]
+    got = _driver(report["verifier"], driver.name)["allocations"]
+    assert [{k: a[k] for k in rows[0]} for a in got] == \
+        [row for row in rows if row["address"] != int(driver.allocations["address"][0])]
+    cli_report(target)
+
+
+def test_empty_loaded_module_list_is_a_warning(tmp_path):
+    where = located(VERIFIER)
+    head = where.view.symbol("PsLoadedModuleList")
+    target = corrupt(tmp_path, where.path, [(where.offset(head), le(head) + le(head))])  # Flink = Blink = head
+    report = library(target)
+    assert report["modules"] == []
+    assert any(f"PsLoadedModuleList at {head:#x} is empty" in w for w in report["warnings"]), report["warnings"]
+    assert report["bigpool"] == json.loads(original(VERIFIER))["bigpool"]  # the rest stands
+    cli_report(target)
+
+
+def test_shifted_trace_log_pointer_is_named(tmp_path):
+    """VfPoolTraces moved by +8: every record shifted. The log is said not to look like one,
+    and no shifted record is reported."""
+    where = located(VERIFIER)
+    symbol = where.view.symbol("VfPoolTraces")
+    target = corrupt(tmp_path, where.path, [(where.offset(symbol), le(where.pointer("VfPoolTraces") + 8))])
+    report = library(target)
+    assert any("the log does not look like one" in w for w in report["warnings"]), report["warnings"]
+    records = {(r["address"], r["size"], r["thread"]) for r in truth(VERIFIER)["verifier"]["trace_log"]}
+    assert all((r["address"], r["size"], r["thread"]) in records for r in report["verifier"]["trace_log"])
+    assert report["verifier"]["drivers"] == json.loads(original(VERIFIER))["verifier"]["drivers"]
+    cli_report(target)
+
+
+@pytest.mark.parametrize("name", [VERIFIER, "win7-x64-poolhittag"])
+def test_absurd_dll_base_loses_only_its_module(tmp_path, name):
+    """DllBase 2^64-1 in one loader entry: that module is skipped with a warning; every other
+    caller still symbolizes, and the PoolHitTag break keeps its caller chain."""
+    where = located(name)
+    view = where.view
+    modules = read_modules(view).modules
+    victim = modules[-1]
+    offset, _ = member(view, "_KLDR_DATA_TABLE_ENTRY" if view.has_type("_KLDR_DATA_TABLE_ENTRY")
+                       else "_LDR_DATA_TABLE_ENTRY", "DllBase")
+    target = corrupt(tmp_path, where.path, [(where.offset(victim.entry + offset), le(2**64 - 1))])
+    report = library(target)
+    assert any("PsLoadedModuleList: 1 loader entries describe an image outside kernel space" in w
+               and "DllBase 0xffffffffffffffff" in w for w in report["warnings"]), report["warnings"]
+    assert not any("symbolization" in w or "PoolHitTag: failed" in w for w in report["warnings"])
+    full = json.loads(original(name))
+    assert report["modules"] == [m for m in full["modules"] if m["base"] != victim.base]
+    if name == VERIFIER:
+        kept = [d for d in full["verifier"]["drivers"] if d["name"] != victim.name]
+        got = [d for d in report["verifier"]["drivers"] if d["name"] != victim.name]
+        assert [a["caller_symbol"] for d in got for a in d["allocations"]] == \
+            [a["caller_symbol"] for d in kept for a in d["allocations"]]
+    else:
+        assert report["pool_hit_tag"]["break"]["symbols"][:3] == full["pool_hit_tag"]["break"]["symbols"][:3]
+        assert report["pool_hit_tag"]["break"]["symbol"] == full["pool_hit_tag"]["break"]["symbol"]
+    cli_report(target)
+
+
+def test_symbolizer_and_code_map_skip_a_module_past_64_bits():
+    """Modules handed in from elsewhere (not read_modules): one whose range does not fit in
+    64 bits holds no address, and the others are still found."""
+    from dumpscan.analysis.symbolize import Symbolizer
+    from dumpscan.kernel.modules import Module
+    from dumpscan.kernel.poolhittag import CodeMap
+
+    good = Module("good.sys", 0xFFFFF80010000000, 0x7000)
+    symbolizer = Symbolizer([Module("bad.sys", 2**64 - 1, 0x1000), good], {1: {"Entry": 0x10}})
+    assert symbolizer.symbol(good.base + 0x21) == "good!Entry+0x11"
+    assert symbolizer.module_of(2**64 - 1) is None
+    code = CodeMap([(2**64 - 1, 2**64 + 0xFFF), (good.base, good.end)])
+    assert code.contains(good.base + 1) and not code.contains(2**64 - 1)
+
+
+# -- inputs that are not dump files ------------------------------------------------------------------
+def test_fifo_is_refused_and_skipped(tmp_path):
+    """A FIFO with no writer: one line, at once (an open would block forever); a directory
+    walk skips it. cli() runs under a subprocess timeout, so the old hang fails the test."""
+    fifo = tmp_path / "pipe.dmp"
+    os.mkfifo(fifo)
+    line = cli_error(fifo, "is a FIFO (named pipe), not a regular file")
+    assert line == f"dumpscan: {fifo}: is a FIFO (named pipe), not a regular file: not read"
+    good = tmp_path / "good.dmp"
+    shutil.copyfile(DUMPS / "win7-x64-poolhittag.dmp", good)
+    proc = cli(tmp_path)  # the directory: the FIFO is not among its dumps
+    assert proc.returncode == 0, proc.stderr
+    assert [d["header"]["dump"] for d in [json.loads(proc.stdout)]] == [str(good)]
+    batch = subprocess.run([str(DUMPSCAN), "batch", "--workers", "0", "-s", str(SYMBOLS), str(fifo), str(good)],
+                           capture_output=True, text=True, timeout=CLI_SECONDS)
+    assert batch.returncode == 3, batch.stderr  # one error row beside a good one: a partial run
+    assert f"dumpscan: {fifo}: is a FIFO (named pipe)" in batch.stderr
+
+
+def test_symlink_loop_is_named(tmp_path):
+    loop = tmp_path / "loop.dmp"
+    loop.symlink_to(tmp_path / "other.dmp")
+    (tmp_path / "other.dmp").symlink_to(loop)
+    cli_error(loop, "symlink loop")
+    cli_error(tmp_path / "absent.dmp", "no such file")
+
+
+def test_newline_in_a_file_name_stays_on_one_line(tmp_path):
+    """An unprintable file name is quoted with escapes: the error is still one line."""
+    odd = tmp_path / "two\nlines.dmp"
+    odd.write_bytes(b"MDMP" + bytes(0x100))
+    proc = cli(odd)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"dumpscan: {str(odd)!r}: not a Windows kernel crash dump: "
+                                        + proc.stderr.split(": not a Windows kernel crash dump: ", 1)[1].strip()]
+
+
+# -- per-dump time limit -----------------------------------------------------------------------------
+def test_run_isolated_kills_at_the_deadline():
+    """The worker of a call that outlives the limit is killed; the other calls finish."""
+    import time
+
+    from dumpscan.analysis.batch import run_isolated
+
+    start = time.monotonic()
+    outcomes = dict(run_isolated(time.sleep, [(0,), (60,), (0,), ("x",)], 2, 2.0))
+    assert time.monotonic() - start < 30
+    assert outcomes[0].ok and outcomes[2].ok
+    assert outcomes[1].error == "stopped after the time limit of 2 s"
+    assert outcomes[3].error.startswith("TypeError: ")
+
+
+def test_timeout_makes_a_slow_dump_one_line_and_the_others_go_on(tmp_path):
+    """--timeout 0.001: no analysis of a real dump ends that soon, so each dump becomes one
+    line (the first does not stop the second) and a missing file is still named as such;
+    a generous limit gives the same report as none."""
+    a, b = DUMPS / "win7-x64-poolhittag.dmp", DUMPS / "win81-x86-verifier.dmp"
+    missing = tmp_path / "missing.dmp"
+    for command in (["analyze", "--format", "json"], ["batch", "--workers", "2"]):
+        proc = subprocess.run([str(DUMPSCAN), *command, "--timeout", "0.001", "-s", str(SYMBOLS),
+                               str(a), str(missing), str(b)], capture_output=True, text=True,
+                              timeout=CLI_SECONDS)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.splitlines() == [
+            f"dumpscan: {a}: stopped after the time limit of 0.001 s",
+            f"dumpscan: {missing}: no such file",
+            f"dumpscan: {b}: stopped after the time limit of 0.001 s"], proc.stderr
+    limited = subprocess.run([str(DUMPSCAN), "analyze", "--format", "json", "--timeout", "300", "-s",
+                              str(SYMBOLS), str(a)], capture_output=True, text=True, timeout=CLI_SECONDS)
+    assert limited.returncode == 0, limited.stderr
+    assert json.loads(limited.stdout) == json.loads(cli(a).stdout)
+
+
+def test_tag_tables_section_bound_skips_further_per_processor_tables(monkeypatch):
+    """Once the section's entry bound is spent, further per-processor tables are skipped
+    with one warning; the global table and the tables read before stay."""
+    from test_kernel_readers import LEAK, Kernel
+
+    from dumpscan.kernel import tagtables
+
+    kernel = Kernel()
+    tables = [kernel.tag_table({3: (LEAK if cpu == 0 else 0, 1, 0, 0x10, 0, 0, 0)}, 9) for cpu in range(4)]
+    kernel.tag_tables(tables, 9, processors=4)
+    monkeypatch.setattr(tagtables, "MAX_SECTION_ENTRIES", 2 * 9)
+    totals = tagtables.read_tag_tables(kernel.view(), 4)
+    assert [t.source for t in totals.tables] == ["PoolTrackTable", "ExPoolTagTables[1]"]
+    assert any("2 per-processor tables not read: the section's bound of 0x12 entries was reached" in w
+               for w in totals.warnings), totals.warnings
+    assert totals.row(0)["nonpaged_allocs"] == 2
+
+
+def test_tag_tables_of_unknown_extent_are_not_read():
+    """A size above the cap, of no 2^n + 1 shape, with no mask and no 'Ovfl' entry to name
+    the real one: the hashed tables are not read (reading on would invent tags); with the
+    'Ovfl' entry at index 8 the size is 9."""
+    from test_kernel_readers import LEAK, Kernel
+
+    from dumpscan.kernel.tagtables import OVERFLOW_KEY, read_tag_tables
+
+    kernel = Kernel()
+    table = kernel.tag_table({3: (LEAK, 1, 0, 0x10, 0, 0, 0)}, 9)
+    kernel.tag_tables([table], 1 << 32, processors=1)
+    totals = read_tag_tables(kernel.view(), 1)
+    assert len(totals.keys) == 0 and totals.tables == ()
+    assert any("no 'Ovfl' overflow entry marks the table's end" in w for w in totals.warnings), totals.warnings
+    kernel = Kernel()
+    table = kernel.tag_table({3: (LEAK, 1, 0, 0x10, 0, 0, 0), 8: (OVERFLOW_KEY, 0, 0, 0, 0, 0, 0)}, 9)
+    kernel.tag_tables([table], 1 << 32, processors=1)
+    totals = read_tag_tables(kernel.view(), 1)
+    assert totals.keys.tolist() == sorted([LEAK, OVERFLOW_KEY])
+    assert any("'Ovfl' at index 0x8 gives 0x9 entries" in w for w in totals.warnings), totals.warnings

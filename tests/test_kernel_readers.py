@@ -721,7 +721,7 @@ def test_trace_log_ring_order_and_classification():
         stack = alloc_stack if n % 2 else free_stack
         records.append((n, 0xFFFFC00000200000 + n * PAGE, stack))
         slot = n & 7
-        kernel.pages.write(ring + slot * 0x80, struct.pack("<QQQ", records[-1][1], 0x40, 0x1234) +
+        kernel.pages.write(ring + slot * 0x80, struct.pack("<QQQ", records[-1][1], 0x40, 0xFFFFA00000001000) +
                            struct.pack(f"<{len(stack)}Q", *stack))
     kernel.pages.ptr(sym("VfPoolTraces"), ring)
     kernel.pages.u32(sym("VfPoolTracesIndex"), 11)
@@ -742,6 +742,9 @@ def test_trace_log_partial_ring_and_off():
     assert read_trace_log(kernel.view()) is None
     ring = kernel.arena.take(0x80 * 4, PAGE)
     kernel.pages.map(ring, 0x200)
+    for slot in (1, 2):  # the records of a ring not yet full (shaped like trace records)
+        kernel.pages.write(ring + slot * 0x80, struct.pack("<4Q", 0xFFFFC00000200000, 0x40,
+                                                           0xFFFFA00000001000, KBASE + 0x3017))
     kernel.pages.ptr(sym("VfPoolTraces"), ring)
     kernel.pages.u32(sym("VfPoolTracesIndex"), 2)
     kernel.pages.u32(sym("VfPoolTracesLength"), 4)
@@ -864,7 +867,8 @@ def test_engine_scale_one_million_big_entries_and_100k_tracked_blocks():
     kernel.modules([("ntoskrnl.exe", KBASE, 0x800000), ("myfault.sys", 0xFFFFF80010000000, 0x7000)])
     rng = np.random.default_rng(1)
     entries = np.zeros(n_big, BIG)
-    entries["va"] = (np.uint64(0xFFFFC00000000000) + np.arange(n_big, dtype=np.uint64) * np.uint64(0x2000)
+    # 64 KiB apart: live blocks of up to 60 KiB never overlap (the reader drops sizes that do)
+    entries["va"] = (np.uint64(0xFFFFC00000000000) + np.arange(n_big, dtype=np.uint64) * np.uint64(0x10000)
                      + (rng.random(n_big) < 0.2).astype(np.uint64))
     keys = rng.integers(0x41414141, 0x5A5A5A5A, 2000).astype(np.uint32)
     entries["key"] = keys[rng.integers(0, 2000, n_big)]

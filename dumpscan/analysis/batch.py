@@ -8,17 +8,25 @@ if it dies again, reported the same way. Either way the other dumps go on.
 
 ``analyze`` must be picklable (a module-level function) when ``workers >= 1``;
 ``workers=0`` runs everything in this process, in order.
+
+With a per-dump ``timeout``, every dump is analysed in a worker process of its own
+(:func:`run_isolated`), killed at the deadline: that dump becomes an error row and the
+others go on.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, fields
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
+from ..inputs import input_problem
 from .leaks import (Thresholds, analyze as analyze_leaks, bugcheck, display_tag, kernel_build,
                     top_suspect_line)
 
@@ -72,8 +80,9 @@ def one_line_error(exc: BaseException) -> str:
 
 
 def iter_dumps(root: str | os.PathLike) -> Iterator[Path]:
-    """Every *.dmp / *.DMP file under ``root`` (recursively, sorted), or ``root`` itself
-    when it is a file."""
+    """Every *.dmp / *.DMP regular file under ``root`` (recursively, sorted; FIFOs,
+    devices and broken or looping links are skipped, directory links not followed), or
+    ``root`` itself when it is a file."""
     root = Path(root)
     if root.is_file():
         yield root
@@ -135,13 +144,36 @@ def _run_one(analyze: Callable[[Path], Mapping], path: Path,
 
 def scan_archive(paths: Iterable[str | os.PathLike], analyze: Callable[[Path], Mapping],
                  workers: int | None = None, *, thresholds: Thresholds | None = None,
-                 ordered: bool = True) -> Iterator[BatchRow]:
+                 ordered: bool = True, timeout: float | None = None) -> Iterator[BatchRow]:
     """One :class:`BatchRow` per dump of ``paths`` (files, or directories walked for
     *.dmp recursively). ``workers``: process-pool size (default: CPU count); 0 = run in
-    this process. ``ordered``: yield in input order (else as finished)."""
+    this process (1 worker process with a ``timeout``). ``ordered``: yield in input
+    order (else as finished). ``timeout``: seconds per dump (see the module docstring)."""
     todo = expand_paths(paths)
     if workers is None:
         workers = os.cpu_count() or 1
+    if timeout is not None:
+        # a path that is no regular file is an error row at once, before any clock starts
+        finished = {i: BatchRow(dump=str(p), status="error", error=problem)
+                    for i, p in enumerate(todo) if (problem := input_problem(p))}
+        runnable = [i for i in range(len(todo)) if i not in finished]
+        next_out = 0
+        if not ordered:
+            yield from finished.values()
+        for position, outcome in run_isolated(_run_one, [(analyze, todo[i], thresholds) for i in runnable],
+                                              max(workers, 1), timeout):
+            index = runnable[position]
+            row = outcome.value if outcome.ok else BatchRow(dump=str(todo[index]), status="error",
+                                                            error=outcome.error, seconds=outcome.seconds)
+            if not ordered:
+                yield row
+                continue
+            finished[index] = row
+            while next_out in finished:
+                yield finished.pop(next_out)
+                next_out += 1
+        yield from (finished[i] for i in sorted(finished))  # error rows after the last runnable one
+        return
     if workers <= 0:
         for path in todo:
             yield _run_one(analyze, path, thresholds)
@@ -200,3 +232,72 @@ def _result(future: Future, path: Path, died: list[int], index: int) -> BatchRow
         return None
     except Exception as exc:  # e.g. analyze could not be pickled
         return BatchRow(dump=str(path), status="error", error=one_line_error(exc))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one call of :func:`run_isolated` ended: its value, or a one-line error."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    seconds: float | None = None
+
+
+def _call_and_send(fn: Callable[..., Any], args: tuple, connection: Connection) -> None:
+    """Worker side: ``fn(*args)`` and its outcome sent back (an error as one line)."""
+    try:
+        message: tuple = (True, fn(*args))
+    except BaseException as exc:  # one line back to the parent, never a traceback
+        message = (False, one_line_error(exc))
+    try:
+        connection.send(message)
+    except Exception as exc:  # e.g. a value that cannot be pickled
+        connection.send((False, one_line_error(exc)))
+    connection.close()
+
+
+def run_isolated(fn: Callable[..., Any], calls: Sequence[tuple], workers: int,
+                 timeout: float) -> Iterator[tuple[int, Outcome]]:
+    """``fn(*call)`` for each call, each in a worker process of its own, at most
+    ``workers`` at once: (index, :class:`Outcome`) as each ends. A worker still running
+    ``timeout`` seconds after its start is killed: its outcome is the one-line error
+    'stopped after the time limit of N s'. A worker that dies without an answer becomes
+    'worker process died ...'. ``fn`` and the calls must be picklable."""
+    context = multiprocessing.get_context()
+    pending = list(enumerate(calls))[::-1]
+    running: dict[Connection, tuple[int, multiprocessing.process.BaseProcess, float]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < max(workers, 1):
+                index, call = pending.pop()
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(target=_call_and_send, args=(fn, tuple(call), sender), daemon=True)
+                process.start()
+                sender.close()
+                running[receiver] = (index, process, time.monotonic())
+            deadline = min(started for _, _, started in running.values()) + timeout
+            ready = wait(list(running), timeout=max(0.0, deadline - time.monotonic()))
+            now = time.monotonic()
+            for receiver in list(running):
+                index, process, started = running[receiver]
+                if receiver in ready:
+                    try:
+                        ok, value = receiver.recv()
+                        outcome = Outcome(ok, value if ok else None, None if ok else value)
+                    except (EOFError, OSError):
+                        outcome = Outcome(False, error="worker process died while analysing this dump")
+                elif now - started >= timeout:
+                    process.kill()
+                    outcome = Outcome(False, error=f"stopped after the time limit of {timeout:g} s")
+                else:
+                    continue
+                process.join()
+                receiver.close()
+                del running[receiver]
+                yield index, Outcome(outcome.ok, outcome.value, outcome.error, round(now - started, 3))
+    finally:  # the caller stopped early (or an error): no worker outlives the call
+        for receiver, (_, process, _) in running.items():
+            process.kill()
+            process.join()
+            receiver.close()

@@ -305,7 +305,7 @@ class _Analysis:
                               tracker_page_candidates=candidates)
         self.verifier = state
         self.warn(state.warnings)
-        trace = self.guarded("verifier trace log", None, lambda: read_trace_log(view))
+        trace = self.guarded("verifier trace log", None, lambda: read_trace_log(view, modules=self.modules))
         self.trace = trace
         if trace is not None:
             self.warn(trace.warnings)

@@ -57,26 +57,29 @@ class Symbolizer:
     def __init__(self, modules: Sequence[Module], symbols: Mapping[int, Mapping[str, int]],
                  missing: Mapping[int, PdbIdentity] | None = None) -> None:
         """``symbols``: module index -> {name: RVA} (modules without symbols omitted);
-        ``missing``: module index -> the PDB whose table was not found."""
+        ``missing``: module index -> the PDB whose table was not found. A module whose range
+        is not within 64-bit addresses (a corrupt DllBase or SizeOfImage) holds no address:
+        it is left out of the index, the others stay."""
         self.modules = list(modules)
         self.missing = dict(missing or {})
         self.wanted: set[int] = set()  # indices of ``missing`` that an address symbolized fell in
         self.labels = [module_label(m.name, i) for i, m in enumerate(self.modules)]
         self.functions = {i: _Functions(s) for i, s in symbols.items() if s}
-        order = sorted(range(len(self.modules)), key=lambda i: (self.modules[i].base, i))
+        order = sorted((i for i, m in enumerate(self.modules) if 0 <= m.base <= m.base + m.size <= 1 << 64),
+                       key=lambda i: (self.modules[i].base, i))
         self._order = order
         self._bases = np.array([self.modules[i].base for i in order], dtype=np.uint64)
-        self._ends = np.array([self.modules[i].base + self.modules[i].size for i in order],
-                              dtype=np.uint64)
-        spans = sorted((m.base, m.base + m.size) for m in self.modules if m.size)
+        self._ends = np.array([min(self.modules[i].base + self.modules[i].size, (1 << 64) - 1)
+                               for i in order], dtype=np.uint64)
+        spans = sorted((self.modules[i].base, self.modules[i].end) for i in order if self.modules[i].size)
         self._overlap = any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
         self._cache: dict[int, str] = {}
 
     # -- lookups --------------------------------------------------------------------
     def module_index(self, address: int) -> int | None:
         if self._overlap:
-            for index, module in enumerate(self.modules):
-                if module.base <= address < module.base + module.size:
+            for index in sorted(self._order):
+                if self.modules[index].contains(address):
                     return index
             return None
         if not len(self._bases):

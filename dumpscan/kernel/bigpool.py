@@ -8,7 +8,11 @@ bit width (a 12-bit field on Windows 10+, a whole dword on 7/8.1);
 ``process_billed`` where the member exists (Windows 11). ExpPoolBigEntriesInUse is
 only a plausibility check (its layout on Windows 10 is unsettled, doc §1.1).
 
-Bad input: every slot of a live table holds a non-zero ``Va`` (unused slots hold
+Bad input: an entry with a Key is a block only when it has the shape of one: a
+page-aligned kernel-space Va (free bit aside) and a NumberOfBytes that keeps the block
+inside the address space; live blocks occupy disjoint ranges, so a live entry whose size
+runs into the next live block has an impossible size. Such entries are left out with a
+warning (so no total of block sizes can exceed the address space). Every slot of a live table holds a non-zero ``Va`` (unused slots hold
 Va = 1, doc §1.3), so entries whose bytes are all zero were lost or zero-filled in the
 dump: they are reported as unreadable (warning and ``coverage``), never as empty slots.
 A ``PoolBigPageTableSize`` above the cap is not trusted: the table is read as far as
@@ -118,6 +122,8 @@ def read_big_pool(view: KernelView, max_entries: int = MAX_BIG_ENTRIES) -> BigPo
         parts.append(part)
     if parts:
         entries = np.concatenate(parts)
+    entries, more = _drop_impossible_entries(view, entries)
+    warnings += more
     warnings += range_warnings("PoolBigPageTable", zero_runs,
                                "are all zero, which no slot of the table holds (an unused slot has "
                                "Va = 1): lost or zero-filled in the dump, not read")
@@ -165,3 +171,38 @@ def _plausible_extent(view: KernelView, address: int, limit: int, size: int) -> 
             break
     count = 1 << (end.bit_length() - 1) if end else 0
     return count, reason + " (table sizes are powers of two)"
+
+
+MAX_NAMED_ENTRIES = 3  # impossible entries named in a warning
+
+
+def _drop_impossible_entries(view: KernelView, entries: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Leave out entries that cannot describe a block (see the module docstring): a Va
+    that is not a page-aligned kernel address (e.g. an unused slot's Va = 1 that kept a
+    Key), a size past the end of the address space, a live size overlapping the next live
+    block."""
+    warnings: list[str] = []
+    if not len(entries):
+        return entries, warnings
+    va, size = entries["va"], entries["bytes"]
+    shaped = view.in_kernel_space_array(va) & ((va & np.uint64(0xFFF)) == 0)
+    room = np.uint64(view.pointer_mask) - va + np.uint64(1)  # bytes from va to the top (va > 0)
+    fits = shaped & (size <= room)
+    live = np.flatnonzero(fits & ~entries["free"])
+    overlapping = np.zeros(len(entries), dtype=bool)
+    if len(live) > 1:
+        order = live[np.argsort(va[live], kind="stable")]
+        ends = va[order[:-1]] + size[order[:-1]]  # no wrap: each fits
+        overlapping[order[:-1][ends > va[order[1:]]]] = True
+    for mask, what in ((~shaped, "a Va that is no page-aligned kernel address (a Key left in an "
+                                 "unused slot, or a corrupt Va)"),
+                       (shaped & ~fits, "a NumberOfBytes that runs past the end of the address space"),
+                       (overlapping, "a NumberOfBytes that runs into the next live block")):
+        bad = np.flatnonzero(mask)
+        if len(bad):
+            named = ", ".join(f"entry {int(entries['index'][i])} (Va {int(entries['va'][i]):#x}, "
+                              f"NumberOfBytes {int(entries['bytes'][i]):#x})"
+                              for i in bad[:MAX_NAMED_ENTRIES])
+            warnings.append(f"big pool: {len(bad)} entries with a Key have {what}; left out: {named}"
+                            f"{' ...' if len(bad) > MAX_NAMED_ENTRIES else ''}")
+    return entries[fits & ~overlapping], warnings

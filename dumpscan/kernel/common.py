@@ -144,8 +144,18 @@ class TableRead:
     def read(self) -> int:
         return sum(len(data) // self.entry_size for _, data in self.segments)
 
-    def valid(self) -> np.ndarray:
-        mask = np.zeros(self.requested, dtype=bool)
+    @property
+    def extent(self) -> int:
+        """Entries up to the end of the last present one (0 when none is present): past
+        it every entry is absent, so arrays of this length hold all that was read."""
+        if not self.segments:
+            return 0
+        first, data = self.segments[-1]
+        return first + len(data) // self.entry_size
+
+    def valid(self, length: int | None = None) -> np.ndarray:
+        """Which entries were read, for the first ``length`` entries (default: all requested)."""
+        mask = np.zeros(self.requested if length is None else length, dtype=bool)
         for first, data in self.segments:
             mask[first:first + len(data) // self.entry_size] = True
         return mask
@@ -160,10 +170,17 @@ class TableRead:
                 start = offset * self.entry_size
                 yield first + offset, n, memoryview(data)[start:start + n * self.entry_size]
 
-    def columns(self, view: KernelView, type_name: str, paths: list[str]) -> dict[str, np.ndarray]:
-        """Every requested entry decoded (zeros where absent: use :meth:`valid`)."""
-        out = {path: np.zeros(self.requested, dtype=np.uint64) for path in paths}
+    def columns(self, view: KernelView, type_name: str, paths: list[str],
+                length: int | None = None) -> dict[str, np.ndarray]:
+        """The first ``length`` entries decoded (default: every requested one; zeros where
+        absent: use :meth:`valid`). ``length`` >= :attr:`extent` loses nothing and keeps
+        memory to what the dump holds when a corrupt count requests far more."""
+        length = self.requested if length is None else length
+        out = {path: np.zeros(length, dtype=np.uint64) for path in paths}
         for first, count, data in self.pieces():
+            if first >= length:
+                break
+            count = min(count, length - first)
             values = columns(view, type_name, data, count, paths, stride=self.entry_size)
             for path in paths:
                 out[path][first:first + count] = values[path]

@@ -77,6 +77,7 @@ def read_modules(view: KernelView, head: int | None = None) -> ModuleList:
     walk = walk_list(view, head, "PsLoadedModuleList", MAX_LIST_ENTRIES)
     warnings = list(walk.warnings)
     modules: list[Module] = []
+    bad_images: list[str] = []  # loader entries whose image cannot lie in kernel space
     for link in walk.items:
         entry = link - links_off
         try:
@@ -86,6 +87,9 @@ def read_modules(view: KernelView, head: int | None = None) -> ModuleList:
             continue
         base = view.canonical(value_of(raw, base_off, base_member))
         size = value_of(raw, size_off, size_member)
+        if not view.in_kernel_space(base) or base + size - 1 > view.pointer_mask:
+            bad_images.append(f"entry {entry:#x} (DllBase {base:#x}, SizeOfImage {size:#x})")
+            continue
         try:
             name = read_unicode_string(view, entry + name_off)
         except MemoryAbsent:
@@ -101,7 +105,15 @@ def read_modules(view: KernelView, head: int | None = None) -> ModuleList:
         if not name:
             name = full.rsplit("\\", 1)[-1] if full else f"module_{base:x}"
         modules.append(Module(name, base, size, full, entry))
-    if modules and modules[0].base != view.kernel_base:
+    if bad_images:
+        warnings.append(f"PsLoadedModuleList: {len(bad_images)} loader entries describe an image outside "
+                        f"kernel space; skipped: {'; '.join(bad_images[:3])}"
+                        f"{' ...' if len(bad_images) > 3 else ''}")
+    if not modules and walk.complete and not bad_images:
+        warnings.append(f"PsLoadedModuleList at {head:#x} is empty, but a running kernel always lists "
+                        "itself: the list head is corrupt; no module is known (addresses are not "
+                        "symbolized)")
+    elif modules and modules[0].base != view.kernel_base:
         warnings.append(f"the first loaded module ({modules[0].name} at {modules[0].base:#x}) is not "
                         f"the kernel image at {view.kernel_base:#x}")
     return ModuleList(tuple(modules), entry_type, head, walk.complete, tuple(warnings))
@@ -137,7 +149,8 @@ def read_sections(view: KernelView, base: int) -> list[Section]:
 def code_ranges(view: KernelView, module: Module) -> list[tuple[int, int]]:
     """Executable ranges of a loaded image (its code sections); the whole image when
     the section table is unreadable."""
-    ranges = [(s.start, min(s.end, module.end)) for s in read_sections(view, module.base) if s.executable]
+    ranges = [(s.start, min(s.end, module.end)) for s in read_sections(view, module.base)
+              if s.executable and s.start < module.end]
     return ranges or [(module.base, module.end)]
 
 

@@ -66,9 +66,10 @@ class CodeMap:
     """Interval index of executable ranges: [(start, end)] of every loaded module."""
 
     def __init__(self, ranges: list[tuple[int, int]]) -> None:
-        ordered = sorted(ranges)
+        """``ranges`` outside 64-bit addresses (a corrupt image base or section) are left out."""
+        ordered = sorted((start, end) for start, end in ranges if 0 <= start < end <= 1 << 64)
         self.starts = np.array([s for s, _ in ordered], dtype=np.uint64)
-        self.ends = np.array([e for _, e in ordered], dtype=np.uint64)
+        self.ends = np.array([min(e, (1 << 64) - 1) for _, e in ordered], dtype=np.uint64)
 
     def contains(self, va: int) -> bool:
         if not len(self.starts):

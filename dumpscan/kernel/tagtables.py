@@ -3,16 +3,25 @@
 Tables read: every distinct non-null table of {``*PoolTrackTable``,
 ``ExPoolTagTables[0..n)``}, each ``[*PoolTrackTableSize]`` of ``_POOL_TRACKER_TABLE``,
 plus ``*PoolTrackTableExpansion`` ``[*PoolTrackTableExpansionSize]`` (linear).
-Slots of ExPoolTagTables (§2.1 practical rule [M]): 0 .. max(KeNumberProcessors,
-header NumberProcessors) - 1, then on while non-null, up to the slot count the
-symbol spacing gives (64 when unknown). In a per-processor table an entry with
+Slots of ExPoolTagTables: 0 .. P - 1, P = max(KeNumberProcessors, header
+NumberProcessors) capped at the slot count the symbol spacing gives (64 when unknown).
+Slot i is processor i's table (§2.1 [V S4]; [M+] later), so a kernel has no more
+tables than processors: non-null slots past P are reported, not read (doc §2.1's
+practical rule read on while non-null; a corrupt page of slots made that hundreds of
+tables). In a per-processor table an entry with
 Key 0 takes the key of the global table's entry at the same index (§2.4).
 Per key, every field is summed in its own width (mod 2^32 or mod 2^64); the Bytes
 sums are read back as signed (a negative total means corruption), the
 allocation and free counts stay unsigned.
 
-Bad input. ``PoolTrackTableSize`` is checked against ``PoolTrackTableMask`` (= Size - 2
-[V S4]); an implausible size gives way to the mask's. The hashed tables share their
+Bad input. ``PoolTrackTableSize`` is 2^n + 1 and ``PoolTrackTableMask`` = Size - 2
+(§2.1 [V S4]); a size of another shape, or above the cap, gives way to a mask of the
+right shape. A per-processor slot is read only when it points into kernel space, with
+the global table's pool alignment, at a page the dump holds; a table whose keys disagree
+with the global table's is dropped after the read. The work of the whole section is
+bounded (MAX_SECTION_ENTRIES entries requested over every table, the global table first),
+and its memory follows what the dump holds, not what a count claims: a bad per-processor
+slot costs a warning, never the global table. The hashed tables share their
 indices (a per-processor entry sits at its key's index in the global table), so a lost
 page shows: entries absent from the dump, and runs of zero entries covering a whole page
 of a table at indices where the other tables are in use more often than chance allows
@@ -26,10 +35,14 @@ from dataclasses import dataclass, field as dataclass_field
 
 import numpy as np
 
-from .common import as_signed, global_width, member, read_global, tag_display, range_warnings, read_table, symbol_gap
+from .common import (MAX_TABLE_BYTES, TableRead, as_signed, global_width, member, range_warnings,
+                     read_global, read_table, symbol_gap, tag_display)
 from .view import KernelView, MemoryAbsent
 
 MAX_TRACK_ENTRIES = 1 << 22  # per table; real tables hold a few thousand entries
+# every tag table of a dump together (entries requested: global, per-processor, expansion):
+# 64 processors with tables of 2^16 + 1 entries stay well inside it
+MAX_SECTION_ENTRIES = 1 << 23
 MAX_TAG_TABLE_SLOTS = 4096
 DEFAULT_SLOTS = 64
 # a run of zero entries covering a whole page of one table is taken as a lost page when
@@ -139,40 +152,12 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     size, more = _checked_size(view, size)
     warnings += more
     global_va = view.canonical(view.read_pointer(view.symbol("PoolTrackTable")))
-    # ExPoolTagTables slots
-    slots_va = view.symbol("ExPoolTagTables")
-    raw, absent = view.read_pages(slots_va, bound * view.pointer_size)
-    pointers = np.frombuffer(bytes(raw), dtype="<u8" if view.pointer_size == 8 else "<u4").astype(np.uint64)
-    if absent:
-        # slots past the processor count matter only while they are non-null
-        first_absent = absent[0][0] // view.pointer_size
-        pointers = pointers[:first_absent]
-        if first_absent < processors or (first_absent and pointers[-1] != 0):
-            warnings.append(f"ExPoolTagTables: slots from {first_absent} on are absent from the dump; "
-                            "per-processor tables past them (if any) were not read")
-    sources: list[tuple[str, int]] = []
-    seen: set[int] = set()
-    examined = 0
-    for index, pointer in enumerate(pointers.tolist()):
-        if index >= processors and pointer == 0:
-            break
-        examined = index + 1
-        if pointer == 0:
-            continue
-        pointer = view.canonical(pointer)
-        if index == 0 and global_va and pointer != global_va:
-            warnings.append(f"ExPoolTagTables[0] = {pointer:#x} differs from PoolTrackTable = "
-                            f"{global_va:#x}")
-        if pointer in seen:
-            continue
-        seen.add(pointer)
-        sources.append((f"ExPoolTagTables[{index}]", pointer))
-    if global_va and global_va not in seen:
-        sources.insert(0, ("PoolTrackTable", global_va))
-        seen.add(global_va)
-    elif global_va:
-        sources = [("PoolTrackTable" if va == global_va else name, va) for name, va in sources]
-        sources.sort(key=lambda item: item[1] != global_va)  # the global table first
+    size, more = _size_from_overflow_entry(view, global_va, layout.size, size)
+    warnings += more
+    sources, examined, more = _table_sources(view, bound, processors, global_va)
+    warnings += more
+    if not size:
+        sources = []  # the hashed tables' extent is unknown: reading them would invent tags
     if not global_va:
         warnings.append("PoolTrackTable is NULL: per-processor entries with Key 0 cannot take "
                         "a key and are ignored")
@@ -186,16 +171,44 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     hashed: list[dict] = []  # per hashed table: name, va, table, valid, used, keep
     alignment = table_alignment(view, global_va)
     rejected: list[str] = []
+    budget = MAX_SECTION_ENTRIES
+    requested = min(max(size, 0), MAX_TRACK_ENTRIES, MAX_TABLE_BYTES // max(layout.size, 1))
+    tables: list[tuple[str, int, TableRead]] = []
+    over_budget = 0
+    # the expansion table (global, linear) is read before any per-processor table
+    expansion = view.canonical(view.read_pointer(view.symbol("PoolTrackTableExpansion")))
+    expansion_size = read_global(view, "PoolTrackTableExpansionSize")
+    expansion_table = None
+    if expansion and expansion_size:
+        why = _slot_pointer_fault(view, expansion, 1, layout.size)
+        if why:
+            warnings.append(f"PoolTrackTableExpansion = {expansion:#x} ({why}): the expansion table "
+                            "was not read")
+        else:
+            expansion_table = read_table(view, "PoolTrackTableExpansion", expansion, expansion_size,
+                                         layout.size, MAX_TRACK_ENTRIES)
+            budget -= expansion_table.requested
     for name, va in sources:
         if va != global_va:
-            why = _slot_pointer_fault(view, va, alignment)
+            why = _slot_pointer_fault(view, va, alignment, layout.size)
             if why:
                 rejected.append(f"{name} = {va:#x} ({why})")
                 continue
+            if requested > budget:
+                over_budget += 1
+                continue
         table = read_table(view, name, va, size, layout.size, MAX_TRACK_ENTRIES)
-        values = table.columns(view, type_name, paths)
+        budget -= table.requested
+        tables.append((name, va, table))
+    if over_budget:
+        warnings.append(f"tag tables: {over_budget} per-processor tables not read: the section's "
+                        f"bound of {MAX_SECTION_ENTRIES:#x} entries was reached")
+    # arrays as long as the furthest entry any table holds: past it every table is absent
+    length = max((table.extent for _, _, table in tables), default=0)
+    for name, va, table in tables:
+        values = table.columns(view, type_name, paths, length)
         keys = values["Key"].astype(np.uint32)
-        valid = table.valid()
+        valid = table.valid(length)
         if va != global_va and global_keys is not None:
             why = _keys_disagree(keys, valid, global_keys)
             if why:
@@ -210,12 +223,9 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
         if va == global_va:
             global_keys = np.where(valid, keys, 0).astype(np.uint32)
         elif global_keys is not None:
-            n = min(len(keys), len(global_keys))
-            zero = np.zeros(len(keys), dtype=bool)
-            zero[:n] = (keys[:n] == 0) & (global_keys[:n] != 0)
+            zero = (keys == 0) & (global_keys != 0)
             filled = int(np.count_nonzero(zero & valid & counts_nonzero))
-            keys = keys.copy()
-            keys[:n] = np.where(zero[:n], global_keys[:n], keys[:n])
+            keys = np.where(zero, global_keys, keys)
         orphan = valid & (keys == 0) & counts_nonzero
         keep = valid & (keys != 0)
         hashed.append({"name": name, "va": va, "table": table, "valid": valid, "used": used,
@@ -228,7 +238,6 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     # zero-filled pages: runs of zero entries over a whole page, at indices the other
     # tables use more often than chance allows (see ZERO_PAGE_CHANCE)
     if hashed:
-        length = len(hashed[0]["valid"])
         in_use = np.zeros(length, dtype=np.int32)
         for info in hashed:
             in_use += info["used"]
@@ -279,22 +288,20 @@ def read_tag_tables(view: KernelView, header_processors: int | None = None) -> T
     else:
         complete = np.ones(0, dtype=bool)
     # expansion table
-    expansion = view.canonical(view.read_pointer(view.symbol("PoolTrackTableExpansion")))
-    expansion_size = read_global(view, "PoolTrackTableExpansionSize")
-    if expansion and expansion_size:
-        table = read_table(view, "PoolTrackTableExpansion", expansion, expansion_size, layout.size,
-                           MAX_TRACK_ENTRIES)
+    if expansion_table is not None:
+        table = expansion_table
         warnings.extend(table.warnings)
-        values = table.columns(view, type_name, paths)
+        values = table.columns(view, type_name, paths, table.extent)
         keys = values["Key"].astype(np.uint32)
-        keep = table.valid() & (keys != 0)
+        valid = table.valid(table.extent)
+        keep = valid & (keys != 0)
         key_parts.append(keys[keep])
         index_parts.append(np.full(int(np.count_nonzero(keep)), -1, dtype=np.int64))
         for report_name, field in FIELDS.items():
             value_parts[report_name].append(values[field][keep])
         infos.append(TagTableInfo("PoolTrackTableExpansion", expansion, expansion_size,
                                   table.requested, table.read, table.absent, 0, (), keys,
-                                  {f: values[f] for f in FIELDS.values()}, table.valid()))
+                                  {f: values[f] for f in FIELDS.values()}, valid))
     elif expansion_size and not expansion:
         warnings.append(f"PoolTrackTableExpansionSize is {expansion_size:#x} but the table pointer "
                         "is NULL")
@@ -357,11 +364,114 @@ def table_alignment(view: KernelView, global_va: int) -> int:
     return granularity
 
 
-def _slot_pointer_fault(view: KernelView, va: int, alignment: int) -> str | None:
+OVERFLOW_KEY = int.from_bytes(b"Ovfl", "little")  # the last hashed entry's key (doc §2.1 [V S4])
+
+
+def _overflow_size(view: KernelView, global_va: int, entry_size: int, below: int) -> int | None:
+    """The smallest 2^n + 1 below ``below`` whose last entry, index 2^n of the global
+    table, holds the overflow bucket's key 'Ovfl' (doc §2.1), or None."""
+    key_off, key_member = member(view, "_POOL_TRACKER_TABLE", "Key")
+    if not global_va:
+        return None
+    for bits in range(1, MAX_TRACK_ENTRIES.bit_length()):
+        if (1 << bits) + 1 >= below:
+            break
+        address = global_va + (1 << bits) * entry_size + key_off
+        if address + key_member.size - 1 > view.pointer_mask:
+            break
+        raw, missing = view.read_pages(address, key_member.size)
+        if not missing and int.from_bytes(raw, "little") == OVERFLOW_KEY:
+            return (1 << bits) + 1
+    return None
+
+
+def _size_from_overflow_entry(view: KernelView, global_va: int, entry_size: int,
+                              size: int) -> tuple[int, list[str]]:
+    """The hashed tables' entry count, given PoolTrackTableSize after :func:`_checked_size`.
+
+    A size of the shape 2^n + 1 whose last entry in the global table is not the overflow
+    bucket (or is absent) gives way to a smaller 2^m + 1 whose last entry is (doc §2.1: the
+    key 'Ovfl' sits at the last index only); a
+    size of another shape gives way to any 2^m + 1 whose last entry is 'Ovfl', else it is
+    read as given when within the cap, else 0: the extent is unknown. A kernel whose table
+    has no 'Ovfl' entry keeps its size."""
+    if table_size_shaped(size):
+        key_off, key_member = member(view, "_POOL_TRACKER_TABLE", "Key")
+        raw, missing = view.read_pages(global_va + (size - 1) * entry_size + key_off, key_member.size) \
+            if global_va and global_va + size * entry_size - 1 <= view.pointer_mask else (b"", [(0, 1)])
+        last = int.from_bytes(raw, "little")
+        if not missing and last == OVERFLOW_KEY:
+            return size, []
+        found = _overflow_size(view, global_va, entry_size, size)
+        if found is None:
+            return size, []
+        holds = "is absent from the dump" if missing else f"holds {tag_display(last)}"
+        return found, [f"PoolTrackTableSize {size:#x} is implausible: its last entry {holds}, not the "
+                       f"overflow bucket 'Ovfl', which is at index {found - 1:#x} and gives "
+                       f"{found:#x} entries, which were read"]
+    found = _overflow_size(view, global_va, entry_size, MAX_TRACK_ENTRIES + 2)
+    if found is not None:
+        return found, [f"PoolTrackTableSize {size:#x} is implausible; the overflow entry 'Ovfl' at "
+                       f"index {found - 1:#x} gives {found:#x} entries, which were read"]
+    if 0 < size <= MAX_TRACK_ENTRIES:
+        return size, []  # read as given (the warning about its shape is _checked_size's)
+    return 0, [f"PoolTrackTableSize {size:#x} is implausible and no 'Ovfl' overflow entry marks the "
+               "table's end: the hashed tag tables were not read (their extent is unknown)"]
+
+
+def _table_sources(view: KernelView, bound: int, processors: int,
+                   global_va: int) -> tuple[list[tuple[str, int]], int, list[str]]:
+    """The distinct tables to read, the global one first: (name, VA) of PoolTrackTable
+    and of the non-null ExPoolTagTables slots below the processor count; the slots
+    examined; warnings (slots absent, non-null slots past the processor count)."""
+    warnings: list[str] = []
+    slots_va = view.symbol("ExPoolTagTables")
+    raw, absent = view.read_pages(slots_va, bound * view.pointer_size)
+    pointers = np.frombuffer(bytes(raw), dtype="<u8" if view.pointer_size == 8 else "<u4").astype(np.uint64)
+    if absent:
+        first_absent = absent[0][0] // view.pointer_size
+        pointers = pointers[:first_absent]
+        if first_absent < processors:
+            warnings.append(f"ExPoolTagTables: slots from {first_absent} on are absent from the dump; "
+                            "the per-processor tables they point at were not read")
+    past = int(np.count_nonzero(pointers[processors:]))
+    if past:
+        warnings.append(f"ExPoolTagTables: {past} non-null slots past the processor count "
+                        f"({processors}) were not read (one tag table per processor)")
+    pointers = pointers[:processors]
+    sources: list[tuple[str, int]] = []
+    seen: set[int] = set()
+    for index, pointer in enumerate(pointers.tolist()):
+        if pointer == 0:
+            continue
+        pointer = view.canonical(pointer)
+        if index == 0 and global_va and pointer != global_va:
+            warnings.append(f"ExPoolTagTables[0] = {pointer:#x} differs from PoolTrackTable = "
+                            f"{global_va:#x}")
+        if pointer in seen:
+            continue
+        seen.add(pointer)
+        sources.append(("PoolTrackTable" if pointer == global_va else f"ExPoolTagTables[{index}]",
+                        pointer))
+    if global_va and global_va not in seen:
+        sources.insert(0, ("PoolTrackTable", global_va))
+    sources.sort(key=lambda item: item[1] != global_va)  # the global table first
+    return sources, len(pointers), warnings
+
+
+def _slot_pointer_fault(view: KernelView, va: int, alignment: int, entry_size: int) -> str | None:
+    """Why a pointer cannot be a tag table (per-processor or expansion), or None: it must
+    lie in kernel space, share the global table's pool alignment, and its first entry
+    must be in the dump (a table is nonpaged pool, which a kernel dump holds)."""
     if not view.in_kernel_space(va):
         return "not a kernel-space address"
     if va % alignment:
         return f"not {alignment:#x}-aligned like the global table"
+    if va + entry_size - 1 > view.pointer_mask:
+        return "past the end of the address space"
+    _, missing = view.read_pages(va, entry_size)
+    if missing:
+        return "absent from the dump"
     return None
 
 
@@ -379,19 +489,31 @@ def _keys_disagree(keys: np.ndarray, valid: np.ndarray, global_keys: np.ndarray)
     return None
 
 
+def table_size_shaped(size: int) -> bool:
+    """A PoolTrackTableSize of the kernel's shape: 2^n + 1 (doc §2.1 [V S4]), within the cap."""
+    return 2 < size <= MAX_TRACK_ENTRIES + 1 and (size - 1) & (size - 2) == 0
+
+
 def _checked_size(view: KernelView, size: int) -> tuple[int, list[str]]:
-    """PoolTrackTableSize, cross-checked with PoolTrackTableMask (= Size - 2 [V S4]): an
-    implausible size (0, or above the cap) gives way to a plausible mask's."""
-    if not view.has_symbol("PoolTrackTableMask"):
-        return size, []
-    try:
-        mask = read_global(view, "PoolTrackTableMask")
-    except MemoryAbsent:
-        return size, []
-    if mask + 2 == size:
-        return size, []
-    plausible = lambda n: 0 < n <= MAX_TRACK_ENTRIES  # noqa: E731
-    if not plausible(size) and plausible(mask + 2):
+    """PoolTrackTableSize, cross-checked with PoolTrackTableMask (= Size - 2 [V S4]): a
+    size not of the shape 2^n + 1 (or above the cap) gives way to a mask of the right
+    shape; each disagreement is a warning."""
+    mask = None
+    if view.has_symbol("PoolTrackTableMask"):
+        try:
+            mask = read_global(view, "PoolTrackTableMask")
+        except MemoryAbsent:
+            mask = None
+    shaped = table_size_shaped(size)
+    if mask is not None and mask + 2 == size:
+        if shaped:
+            return size, []
+        return size, [f"PoolTrackTableSize {size:#x} is implausible (not 2^n + 1 up to "
+                      f"{MAX_TRACK_ENTRIES + 1:#x}), though PoolTrackTableMask agrees"]
+    if mask is None:
+        return size, [] if shaped else [f"PoolTrackTableSize {size:#x} is implausible (not 2^n + 1 "
+                                        f"up to {MAX_TRACK_ENTRIES + 1:#x})"]
+    if not shaped and table_size_shaped(mask + 2):
         return mask + 2, [f"PoolTrackTableSize {size:#x} is implausible; PoolTrackTableMask {mask:#x} "
                           f"gives {mask + 2:#x} entries, which were read"]
     return size, [f"PoolTrackTableSize {size:#x} does not match PoolTrackTableMask {mask:#x} "

@@ -10,12 +10,13 @@ allocation from a free by symbolizing the first frames [M].
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .common import canonical_array, member, read_global, read_table
+from .modules import Module
 from .view import KernelView
 
 MAX_TRACE_RECORDS = 1 << 22
@@ -57,8 +58,14 @@ class TraceLog:
                 "absent_ranges": [[i, j] for i, j in self.absent]}
 
 
-def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> TraceLog | None:
-    """None when the log is off (VfPoolTraces NULL, doc §3.8 [M])."""
+def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS,
+                   modules: Sequence[Module] = ()) -> TraceLog | None:
+    """None when the log is off (VfPoolTraces NULL, doc §3.8 [M]).
+
+    Every record read must have a trace record's shape (:func:`record_shape`; its first
+    stack frame inside one of ``modules`` when they are given); the others are dropped
+    as rejected, with a warning, and a log most of whose records fail is named as not
+    looking like a trace log (a corrupt or shifted VfPoolTraces pointer)."""
     warnings: list[str] = []
     ring = view.canonical(view.read_pointer(view.symbol("VfPoolTraces")))
     if not ring:
@@ -114,20 +121,26 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
         warnings.append(f"trace log: {int((~present).sum())} of {valid} records absent from the dump")
     keep = slots_read[present] if len(slots) else slots_read
     rejected = 0
-    if length > max_records and len(keep):
-        # the ring's true length is unknown, so slots may lie past its end: keep only
-        # records that look like trace records (a kernel thread and kernel-space frames)
-        stack = frames[keep]
-        plausible = (view.in_kernel_space_array(values["Thread"][keep])
-                     & view.in_kernel_space_array(stack[:, 0])
-                     & ((stack == 0) | view.in_kernel_space_array(stack)).all(axis=1))
+    if len(keep):
+        plausible = record_shape(view, values["Address"][keep], values["Size"][keep],
+                                 values["Thread"][keep], frames[keep], modules)
         if not plausible.all():
-            warnings.append(f"trace log: {int((~plausible).sum())} of {len(keep)} slots do not hold trace "
-                            "records (a kernel thread and kernel-space stack) and the ring length is "
-                            "unknown; dropped (the order of the rest assumes the ring never wrapped)")
+            bad = int((~plausible).sum())
+            if length > max_records:
+                # the ring's true length is unknown, so slots may lie past its end
+                warnings.append(f"trace log: {bad} of {len(keep)} slots do not hold trace records and "
+                                "the ring length is unknown; dropped (the order of the rest assumes the "
+                                "ring never wrapped)")
+            elif bad * 2 > len(keep):
+                warnings.append(f"trace log: {bad} of {len(keep)} records at VfPoolTraces {ring:#x} do not "
+                                f"have a trace record's shape ({SHAPE_TEXT}): the log does not look like "
+                                "one (a corrupt or shifted VfPoolTraces pointer?); those records dropped")
+            else:
+                warnings.append(f"trace log: {bad} of {len(keep)} records do not have a trace record's "
+                                f"shape ({SHAPE_TEXT}); dropped")
             present = present.copy()
             present[np.flatnonzero(present)[~plausible]] = False
-            rejected = int((~plausible).sum())
+            rejected = bad
             keep = keep[plausible]
     stacks = frames[keep]
     stacks = np.where(stacks != 0, canonical_array(view, stacks), np.uint64(0)) if stacks.size else stacks
@@ -136,6 +149,37 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS) -> Tr
                     canonical_array(view, values["Address"][keep]), values["Size"][keep],
                     canonical_array(view, values["Thread"][keep]), stacks, present,
                     absent, tuple(warnings), rejected)
+
+
+SHAPE_TEXT = ("Address 0 or a kernel block whose Size fits the address space, a kernel-space Thread, "
+              "kernel-space stack frames, the first inside a loaded module")
+
+
+def record_shape(view: KernelView, addresses: np.ndarray, sizes: np.ndarray, threads: np.ndarray,
+                 stacks: np.ndarray, modules: Sequence[Module] = ()) -> np.ndarray:
+    """Per record: has it a trace record's shape (doc §3.8)? Address 0 (a failed
+    allocation is logged so) or a kernel-space block whose Size keeps it inside the address
+    space; a kernel-space Thread; a first stack frame, and every non-zero one, in kernel
+    space, the first inside one of ``modules`` when given (the pool routines log from
+    loaded code)."""
+    addresses = canonical_array(view, addresses)
+    room = np.uint64(view.pointer_mask) - addresses + np.uint64(1)
+    block = (addresses == 0) | (view.in_kernel_space_array(addresses) & (sizes <= room))
+    stacks = canonical_array(view, stacks) if stacks.size else stacks.astype(np.uint64)
+    first = stacks[:, 0] if stacks.size else np.zeros(len(addresses), np.uint64)
+    shaped = (block & view.in_kernel_space_array(canonical_array(view, threads))
+              & view.in_kernel_space_array(first)
+              & ((stacks == 0) | view.in_kernel_space_array(stacks)).all(axis=1))
+    spans = sorted((m.base, m.end) for m in modules if m.size and m.end <= 1 << 64)
+    if spans:
+        bases = np.array([b for b, _ in spans], dtype=np.uint64)
+        ends = np.array([min(e, (1 << 64) - 1) for _, e in spans], dtype=np.uint64)
+        at = np.searchsorted(bases, first, side="right") - 1
+        inside = (at >= 0) & (first < ends[np.maximum(at, 0)])
+        if len(spans) > 1 and (bases[1:] < ends[:-1]).any():  # overlapping images: test them all
+            inside = ((first[:, None] >= bases) & (first[:, None] < ends)).any(axis=1)
+        shaped &= inside
+    return shaped
 
 
 def classify(log: TraceLog, function_of: Callable[[int], tuple[str, str | None]],

@@ -305,6 +305,8 @@ def read_driver_data(view: KernelView, data_va: int, *, name: str, node: int = 0
         allocations["key"] = (values["Tag"][outstanding] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         allocations["header_pool_type"] = -1
         allocations = allocations[np.argsort(allocations["address"], kind="stable")]
+        allocations, more = _drop_impossible_sizes(view, allocations, name)
+        warnings += more
     current = sum(counters.get(m, 0) for m in ("CurrentPagedPoolAllocations",
                                                "CurrentNonPagedPoolAllocations"))
     if len(allocations) != current:
@@ -314,6 +316,25 @@ def read_driver_data(view: KernelView, data_va: int, *, name: str, node: int = 0
         warnings += check_block_trailers(view, allocations, name)
     return VerifiedDriver(name, data_va, node, dll_base, range_size, True, counters, allocations,
                           tuple(accepted), rejected, len(free_walk.items), source, tuple(warnings))
+
+
+def _drop_impossible_sizes(view: KernelView, allocations: np.ndarray,
+                           name: str) -> tuple[np.ndarray, list[str]]:
+    """Leave out tracked blocks whose NumberOfBytes runs past the end of the address space
+    from their VirtualAddress, or that do not lie in kernel space (pool does): no such
+    block exists, so the slot is corrupt (warning naming the first few)."""
+    address, length = allocations["address"], allocations["length"]
+    kernel = view.in_kernel_space_array(address)
+    room = np.uint64(view.pointer_mask) - address + np.uint64(1)
+    sound = kernel & (length <= room)
+    bad = np.flatnonzero(~sound)
+    if not len(bad):
+        return allocations, []
+    named = ", ".join(f"slot {int(allocations['slot'][i]):#x} (VirtualAddress {int(address[i]):#x}, "
+                      f"NumberOfBytes {int(length[i]):#x})" for i in bad[:3])
+    return allocations[sound], [f"{name}: {len(bad)} tracker slots hold a block outside kernel space "
+                                f"or a NumberOfBytes past the end of the address space; left out: "
+                                f"{named}{' ...' if len(bad) > 3 else ''}"]
 
 
 def check_block_trailers(view: KernelView, allocations: np.ndarray, name: str) -> list[str]:

@@ -5,7 +5,7 @@
 
 Builds the factory's large scenario (``dumpscan synth --large``) in a temporary directory
 (or in DIR with --keep, which is then left in place), then runs, each as its own
-process so its wall time and peak RSS are its own (``os.wait4``):
+process so its wall time, CPU time and peak RSS are its own (``os.wait4``):
 
 * the factory build;
 * ``dumpscan analyze --format json`` end to end. Before any figure is printed, its
@@ -55,6 +55,7 @@ class Run:
     what: str
     seconds: float
     peak_mib: float
+    cpu_seconds: float  # user + system time: close to the wall time of a one-thread run on an idle machine
     status: int
     timed_out: bool = False
     note: str = ""
@@ -88,7 +89,7 @@ def measure(what: str, command: list[str], stdout: Path, timeout: float | None =
     if code != 0 and not timed_out:
         lines = stdout.with_suffix(".err").read_text(errors="replace").strip().splitlines()
         note = "failed: " + (lines[-1][:200] if lines else "no message")
-    return Run(what, seconds, usage.ru_maxrss / 1024, code, timed_out, note)
+    return Run(what, seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, code, timed_out, note)
 
 
 # -- the big-pool walk, in a child process -------------------------------------------------------
@@ -269,11 +270,12 @@ def main() -> int:
 
     # -- the table --------------------------------------------------------------------------------
     print()
-    print(f"{'measured process':56} {'wall s':>9} {'peak RSS MiB':>13}  notes")
+    print(f"{'measured process':56} {'wall s':>9} {'cpu s':>7} {'peak RSS MiB':>13}  notes")
     print("-" * 110)
     for run in runs:
         status = "" if run.status == 0 or run.timed_out else f" (exit {run.status})"
-        print(f"{run.what:56} {run.shown_seconds:>9} {run.peak_mib:>13.0f}  {run.note}{status}")
+        print(f"{run.what:56} {run.shown_seconds:>9} {run.cpu_seconds:>7.2f} {run.peak_mib:>13.0f}  "
+              f"{run.note}{status}")
     print()
     checks: list[tuple[str, bool, str]] = []
     for label, run in results.items():

@@ -361,7 +361,8 @@ def main(verbose: int) -> None:
               help="With --large: verifier-tracked allocations.")
 @click.option("--gib", type=click.IntRange(4, 1024), default=16, show_default=True,
               help="With --large: physical memory size in GiB.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress display (there is none unless stderr is a terminal).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress display (there is none unless stderr is a terminal).")
 def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path | None,
           symbol_dir: Path | None, large: bool, big_entries: int, tracked: int, gib: int,
           quiet: bool) -> None:

@@ -95,7 +95,8 @@ MAPS: dict[str, MachineMap] = {
     "win7-x64": MachineMap(
         kernel_base=0xFFFFF8000160F000,  # page aligned, as 7/8.1 kernels are
         driver_base=0xFFFFF88000E00000,
-        pool_regions=((0xFFFFFA8002000000, (("system", 16 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+        pool_regions=((0xFFFFFA8002000000, (("system", 16 * MiB), ("nonpaged_small", 16 * MiB),
+                                          ("nonpaged", 0))),
                       (0xFFFFF8A003000000, (("paged_small", 16 * MiB), ("paged", 0)))),
         stack_base=0xFFFFF88004EC6000,  # the PoolHitTag article's stack: fffff880`04ec1680
         thread_base=0xFFFFFA8003D5B060,
@@ -104,7 +105,8 @@ MAPS: dict[str, MachineMap] = {
     "win81-x86": MachineMap(
         kernel_base=0x81000000,
         driver_base=0x8BC00000,
-        pool_regions=((0x85000000, (("system", 16 * MiB), ("nonpaged_small", 10 * MiB), ("nonpaged", 0))),
+        pool_regions=((0x85000000, (("system", 16 * MiB), ("nonpaged_small", 10 * MiB),
+                                          ("nonpaged", 0))),
                       (0x9C000000, (("paged_small", 10 * MiB), ("paged", 0)))),
         stack_base=0x9F106000,
         thread_base=0x98090300,  # the article's allocating thread
@@ -113,7 +115,8 @@ MAPS: dict[str, MachineMap] = {
     "win10-x64": MachineMap(
         kernel_base=0xFFFFF80572C00000,
         driver_base=0xFFFFF80574000000,
-        pool_regions=((0xFFFFB20C3E000000, (("system", 32 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+        pool_regions=((0xFFFFB20C3E000000, (("system", 32 * MiB), ("nonpaged_small", 16 * MiB),
+                                          ("nonpaged", 0))),
                       (0xFFFFC78F51000000, (("paged_small", 16 * MiB), ("paged", 0)))),
         stack_base=0xFFFFF98B1A2F6000,
         thread_base=0xFFFFB20C3F6C1080,
@@ -122,7 +125,8 @@ MAPS: dict[str, MachineMap] = {
     "win11-x64": MachineMap(
         kernel_base=0xFFFFF80631E00000,
         driver_base=0xFFFFF80633600000,
-        pool_regions=((0xFFFF9E0D7E000000, (("system", 32 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+        pool_regions=((0xFFFF9E0D7E000000, (("system", 32 * MiB), ("nonpaged_small", 16 * MiB),
+                                          ("nonpaged", 0))),
                       (0xFFFFD48A61000000, (("paged_small", 16 * MiB), ("paged", 0)))),
         stack_base=0xFFFFE2868F4A6000,
         thread_base=0xFFFF9E0D7F2C4080,
@@ -131,7 +135,8 @@ MAPS: dict[str, MachineMap] = {
     "win11-24h2-x64": MachineMap(
         kernel_base=0xFFFFF80152400000,
         driver_base=0xFFFFF80153C00000,
-        pool_regions=((0xFFFFA60B0E000000, (("system", 64 * MiB), ("nonpaged_small", 16 * MiB), ("nonpaged", 0))),
+        pool_regions=((0xFFFFA60B0E000000, (("system", 64 * MiB), ("nonpaged_small", 16 * MiB),
+                                          ("nonpaged", 0))),
                       (0xFFFFD30F23000000, (("paged_small", 16 * MiB), ("paged", 0)))),
         stack_base=0xFFFFE30A55DD6000,  # outside the page-table window of PML4 index 0x1E6
         thread_base=0xFFFFA60B10AC2080,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .isf import SymbolTable, SymbolTableError
+from .isf import SymbolTable, SymbolTableError, load_symbol_table
 from .pe import PdbIdentity
 
 SUFFIXES = (".json.xz", ".json", ".json.gz", ".json.bz2")
@@ -35,13 +35,13 @@ def find_symbol_table(pdb: PdbIdentity, symbol_dirs: list[Path]) -> SymbolTable:
         for suffix in SUFFIXES:
             candidate = Path(directory) / "windows" / pdb.name / f"{pdb.guid}-{pdb.age}{suffix}"
             if candidate.is_file():
-                return _checked(SymbolTable.load(candidate), pdb)
+                return _checked(load_symbol_table(candidate), pdb)
     for directory in symbol_dirs:
         for candidate in _pdb_folder_files(Path(directory), pdb.name):
             if not candidate.name.endswith(SUFFIXES):
                 continue
             try:
-                table = SymbolTable.load(candidate)
+                table = load_symbol_table(candidate)
             except SymbolTableError:
                 continue
             if table.pdb and table.pdb[1:] == (pdb.guid, pdb.age):

@@ -20,26 +20,18 @@ import click
 
 from . import __version__
 from .analysis.batch import one_line_error
+from .cli_archive import ARCHIVE_COMMANDS
 from .report.select import SORTS
+from .symbols.finder import SYMBOLS_ENV, default_symbol_dirs as symbol_dirs
 
 SECTIONS = ("report", "poolused", "verifier", "history", "bigpool", "callsites", "all")
 HISTORY_RECORDS = 20  # --section history without --address: the newest N (text and csv)
-SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
 SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
                 f"Default: ${SYMBOLS_ENV} (a {os.pathsep!r}-separated list) if set, else ./symbols.")
 
 
 class Failed(Exception):
     """A one-line problem with one dump (already formatted without the path)."""
-
-
-def symbol_dirs(given: Sequence[Path]) -> list[Path]:
-    """-s directories, else $DUMPSCAN_SYMBOLS (os.pathsep-separated), else ./symbols."""
-    if given:
-        return [Path(p) for p in given]
-    env = os.environ.get(SYMBOLS_ENV, "")
-    dirs = [Path(p) for p in env.split(os.pathsep) if p.strip()]
-    return dirs or [Path("symbols")]
 
 
 def error(path, message: str) -> None:
@@ -607,6 +599,10 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
         sys.exit(2)
     if fail_on_suspect and any(r.exit_status for r in rows):
         sys.exit(1)
+
+
+for _command in ARCHIVE_COMMANDS:  # scan, query, export (dumpscan/cli_archive.py)
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

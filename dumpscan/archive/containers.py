@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -84,13 +84,23 @@ def stream_kind_of(path: Path, kind: str) -> str:
     return "tar" if sniff(head) == "tar" else kind
 
 
+def _libarchive():
+    """The libarchive binding, or a ContainerError saying what to install."""
+    try:
+        import libarchive
+    except (ImportError, OSError, AttributeError) as exc:
+        raise ContainerError(f"reading zip/7z/cab/tar needs libarchive (pip: libarchive-c; Debian: "
+                             f"apt-get install libarchive13): {_text(exc)}") from None
+    return libarchive
+
+
 def list_members(path: Path, kind: str) -> list[Member]:
     """The regular-file members of a container (names as stored; unsafe ones included, so
     that they can be reported)."""
     kind = stream_kind_of(path, kind)
     if kind in STREAM_KINDS:
         return [Member(_stream_member_name(path, kind), None, path.stat().st_mtime_ns)]
-    import libarchive
+    libarchive = _libarchive()
 
     members = []
     try:
@@ -113,31 +123,36 @@ def _stream_member_name(path: Path, kind: str) -> str:
     return name
 
 
+STREAM_ERRORS = (EOFError, lzma.LZMAError, OSError, ValueError)
+
+
 @contextmanager
 def member_blocks(path: Path, kind: str, member: str) -> Iterator[tuple[int | None, Iterator[bytes]]]:
     """(declared size, blocks of the member's bytes) of ``member`` of a container; a read
-    error while iterating the blocks is a ContainerError."""
+    error, opening or while iterating the blocks, is a ContainerError."""
     kind = stream_kind_of(path, kind)
     if kind in STREAM_KINDS:
         with STREAM_KINDS[kind](path, "rb") as stream:
-            yield None, _guarded(iter(lambda: stream.read(CHUNK), b""), kind)
+            yield None, _guarded(iter(lambda: stream.read(CHUNK), b""), kind, STREAM_ERRORS)
         return
-    import libarchive
-
-    with libarchive.file_reader(str(path)) as archive:
-        for entry in _guarded(iter(archive), kind):
+    libarchive = _libarchive()
+    errors = (libarchive.ArchiveError, OSError)
+    with ExitStack() as stack:
+        try:
+            archive = stack.enter_context(libarchive.file_reader(str(path)))
+        except errors as exc:
+            raise ContainerError(f"cannot read the {kind} container: {_text(exc)}") from None
+        for entry in _guarded(iter(archive), kind, errors):
             if entry.isfile and entry.pathname == member:
-                yield entry.size, _guarded(entry.get_blocks(CHUNK), kind)
+                yield entry.size, _guarded(entry.get_blocks(CHUNK), kind, errors)
                 return
     raise ContainerError(f"no member {member!r} in the archive (changed since it was listed?)")
 
 
-def _guarded(items: Iterator, kind: str) -> Iterator:
-    import libarchive
-
+def _guarded(items: Iterator, kind: str, errors: tuple) -> Iterator:
     try:
         yield from items
-    except (EOFError, lzma.LZMAError, OSError, ValueError, libarchive.ArchiveError) as exc:
+    except errors as exc:
         raise ContainerError(f"cannot read the {kind} container: {_text(exc)}") from None
 
 

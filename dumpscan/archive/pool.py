@@ -101,11 +101,20 @@ class LocalPool:
                             for _ in range(min(self.size, len(pending)))]
             busy: dict[int, _Worker] = {}
             while pending or busy:
-                for worker in self.workers:
-                    if worker.ticket is None and pending:
-                        ticket, job = pending.popleft()
+                for worker in list(self.workers):
+                    if worker.ticket is not None or not pending:
+                        continue
+                    if not worker.process.is_alive():  # died idle (killed from outside)
+                        worker = self._replace(worker)
+                    ticket, job = pending.popleft()
+                    try:
                         worker.give(ticket, job)
-                        busy[ticket] = worker
+                    except OSError:  # died just now: the job waits for the replacement
+                        pending.appendleft((ticket, job))
+                        worker.ticket = None
+                        self._replace(worker)
+                        continue
+                    busy[ticket] = worker
                 ready = wait([w.conn for w in busy.values()] + [w.process.sentinel for w in busy.values()],
                              timeout=self._next_deadline(busy.values()))
                 for worker in list(busy.values()):
@@ -145,9 +154,11 @@ class LocalPool:
         left = [self.timeout - (now - w.started) for w in busy]
         return max(0.05, min(left)) if left else None
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        self.workers[self.workers.index(worker)] = _Worker(self.context, self.function, self.max_memory)
+        fresh = _Worker(self.context, self.function, self.max_memory)
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
 
     def close(self) -> None:
         for worker in self.workers:

@@ -76,12 +76,22 @@ def run(job: Job, settings: Settings) -> dict:
         else:
             outcome = _run_member(job, settings)
     except MemoryError:
-        outcome = error_outcome(job, "out of memory (--max-memory) while analyzing this dump")
+        outcome = error_outcome(job, "out of memory: the analysis needs more than --max-memory")
     except Exception as exc:  # one bad input never stops the scan
         outcome = error_outcome(job, one_line_error(exc))
     if "dump" in outcome:
         outcome["dump"]["seconds"] = round(time.monotonic() - start, 3)
     return outcome
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """A MemoryError, also one wrapped by the engine (``DumpOpenError`` from a MemoryError)."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, MemoryError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _run_file(job: Job, settings: Settings) -> dict:
@@ -153,16 +163,17 @@ def _analyze(path: Path, head: bytes, fingerprint: str, job: Job, settings: Sett
                          "dump_type": facts.dump_type if facts else None,
                          "bugcheck_code": facts.bugcheck_code if facts else None,
                          "pdb_name": exc.pdb.name, "pdb_guid": exc.pdb.guid, "pdb_age": exc.pdb.age}}
-    except MemoryError:
-        raise
     except Exception as exc:
+        if _out_of_memory(exc):
+            raise MemoryError from exc
         return {"dump": {**row, "status": "error", "error": one_line_error(exc)}}
     report["header"]["dump"] = job.label
     report["leaks"] = analyze_leaks(report, Thresholds.from_mapping(settings.thresholds))
     starved = [w for w in report.get("warnings") or [] if "MemoryError" in str(w)]
     if starved:  # a section ran out of memory: the report is not whole
         return {"dump": {**row, "status": "error",
-                         "error": f"out of memory (--max-memory): {' '.join(str(starved[0]).split())}"}}
+                         "error": f"out of memory: the analysis needs more than --max-memory "
+                                  f"({' '.join(str(starved[0]).split())})"}}
     ident = row["id"]
     return {"dump": {**row, "status": "ok", **R.report_fields(report)},
             "tags": R.tag_rows(ident, report), "drivers": R.driver_rows(ident, report),

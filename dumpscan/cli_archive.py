@@ -15,13 +15,12 @@ from pathlib import Path
 
 import click
 
+from .archive.containers import Limits
 from .archive.queries import QUERIES
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 DEFAULT_TIMEOUT = 900.0
 DEFAULT_MAX_MEMORY = "8G"
-DEFAULT_TMP_QUOTA = "8G"
-DEFAULT_MAX_RATIO = 1000.0
 QUERY_FORMATS = ("text", "csv", "json")
 UNLIMITED_WIDTH = 100_000  # a row is one line, however long (pipe it to less -S)
 
@@ -90,9 +89,9 @@ def _view_option(name: str):
 @click.option("--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where dumps inside containers are streamed for their analysis (default: the "
                    "system's temporary folder; never next to the archive).")
-@_size_option("--tmp-quota", DEFAULT_TMP_QUOTA,
+@_size_option("--tmp-quota", f"{Limits.quota >> 30}G",
               "Disk space one extracted dump may take (each worker extracts one at a time).")
-@click.option("--max-ratio", type=click.FloatRange(min=1), default=DEFAULT_MAX_RATIO, show_default=True,
+@click.option("--max-ratio", type=click.FloatRange(min=1), default=Limits.max_ratio, show_default=True,
               help="Refuse a member that expands to more than this many times its container's size "
                    "(past 64 MiB): a decompression bomb.")
 @click.option("--machine-pattern", metavar="REGEX",
@@ -111,7 +110,6 @@ def scan_command(archives: tuple[Path, ...], db: Path, symbols: tuple[Path, ...]
     symbol table that has appeared since. Interrupt it at any time: the next run goes on.
     Query the index with 'dumpscan query', export it with 'dumpscan export'.
     """
-    from .archive.containers import Limits
     from .archive.discover import MachinePattern
     from .archive.scan import Runner, scan
     from .archive.worker import Settings

@@ -57,8 +57,8 @@ class Member:
 
 @dataclass(frozen=True)
 class Limits:
-    quota: int            # bytes one extracted member may take on disk
-    max_ratio: float      # expanded / container size
+    quota: int = 8 << 30         # bytes one extracted member may take on disk
+    max_ratio: float = 1000.0    # expanded / container size (deflate's own limit is ~1032)
 
 
 def unsafe_name(name: str) -> str | None:

@@ -74,8 +74,11 @@ class _Known:
                         conn.execute("SELECT path, member, size, mtime_ns FROM skipped")}
         self.containers = {p: (k, s, t, n) for p, k, s, t, n in
                            conn.execute("SELECT path, kind, size, mtime_ns, members FROM containers")}
-        self.members_of: dict[str, int] = Counter(p for p, m in list(self.dumps) + list(self.skipped)
-                                                  if m is not None)
+        self.members: dict[str, list[tuple[str, tuple]]] = {}  # container path -> its recorded dumps
+        for (path, member), entry in self.dumps.items():
+            if member is not None:
+                self.members.setdefault(path, []).append((member, entry))
+        self.skipped_of = Counter(path for path, _ in self.skipped)
 
 
 def plan(conn: sqlite3.Connection, roots: Iterable[Path], settings: Settings, machines: MachinePattern,
@@ -129,15 +132,11 @@ def _plan_container(conn, result: Plan, known: _Known, found: Found, machines: M
     path = str(found.path)
     stored = known.containers.get(path)
     if (stored is not None and not rescan and stored[1:3] == (found.size, found.mtime_ns)
-            and known.members_of.get(path, 0) >= stored[3]):
+            and len(known.members.get(path, ())) + known.skipped_of[path] >= stored[3]):
         # unchanged and complete: only 'needs-symbols' retries among its members
-        for (p, member), entry in known.dumps.items():
-            if p == path and member is not None:
-                consider(Job(path, member, stored[0], entry[1], entry[2], entry[8], found.size),
-                         (entry[1], entry[2]))
-        for key in known.skipped:
-            if key[0] == path:
-                result.unchanged += 1
+        for member, entry in known.members.get(path, ()):
+            consider(Job(path, member, stored[0], entry[1], entry[2], entry[8], found.size), (entry[1], entry[2]))
+        result.unchanged += known.skipped_of[path]
         return
     try:
         members = list_members(found.path, found.kind)

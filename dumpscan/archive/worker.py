@@ -55,7 +55,7 @@ class Settings:
     pooltag: str | None = None
     thresholds: dict = field(default_factory=dict)
     tmp_dir: str | None = None
-    limits: Limits = Limits(quota=4 << 30, max_ratio=1000.0)
+    limits: Limits = Limits()
 
 
 def base_row(job: Job) -> dict:

@@ -509,3 +509,14 @@ def test_symbol_table_loaded_once_per_kernel_build_per_worker(monkeypatch, tmp_p
     kernel_loads = [p for p in loads if "ntkrnlmp" in p]
     assert len(kernel_loads) == 1, loads
     isf._cached_table.cache_clear()
+
+
+def test_stored_report_is_exactly_the_compact_json():
+    """The pipelined encoder gives zlib of exactly json.dumps(report, separators=(',', ':'))."""
+    from dumpscan.archive.rows import JSON_BATCH, decode_report, encode_report
+
+    report = {"schema": "dumpscan.report/1", "coverage": {1: "int key"}, "bigpool": [{"va": 2**64 - 1}] * (2 * JSON_BATCH + 3),
+              "verifier": {"drivers": [{"name": "é\u2028", "allocations": list(range(JSON_BATCH + 1))}], "empty": {}},
+              "warnings": [], "pool_hit_tag": None}
+    assert zlib.decompress(encode_report(report)) == json.dumps(report, separators=(",", ":")).encode()
+    assert decode_report(encode_report(report))["bigpool"][-1] == {"va": 2**64 - 1}

@@ -520,3 +520,33 @@ def test_stored_report_is_exactly_the_compact_json():
               "warnings": [], "pool_hit_tag": None}
     assert zlib.decompress(encode_report(report)) == json.dumps(report, separators=(",", ":")).encode()
     assert decode_report(encode_report(report))["bigpool"][-1] == {"va": 2**64 - 1}
+
+
+def test_progress_lines_when_not_a_terminal():
+    import io
+
+    from dumpscan.archive.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(3, stream=stream, every=0)
+    for status in ("ok", "error", "ok"):
+        progress.advance(status)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("dumpscan: scan: 1/3 done, 0 errors") and "ETA" in lines[0]
+    assert lines[-1].startswith("dumpscan: scan: 3/3 done, 1 errors")
+
+
+def test_cab_archive(tmp_path):
+    """A .cab (what Windows' own tools send) read through libarchive; written with gcab."""
+    if shutil.which("gcab") is None:
+        pytest.skip("gcab (Debian package gcab, installed by .ci/run) writes the test cabinet")
+    work = tmp_path / "A" / "host"
+    work.mkdir(parents=True)
+    shutil.copy(DUMPS / "win10-x64-kernel-sdmp.dmp", tmp_path / "MEMORY.DMP")
+    subprocess.run(["gcab", "-c", "-z", str(work / "dumps.cab"), "MEMORY.DMP"], cwd=tmp_path, check=True)
+    db = tmp_path / "index.sqlite"
+    assert run_scan(tmp_path / "A", db, "--workers", "0").returncode == 0
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT member, status, machine FROM dumps").fetchall() == [("MEMORY.DMP", "ok", "host")]
+    assert conn.execute("SELECT kind FROM containers").fetchall() == [("cab",)]

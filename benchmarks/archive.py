@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DUMPS = ROOT / "testdata" / "dumps"
 SYMBOLS = ROOT / "testdata" / "symbols"
-DUMPSCAN = [sys.executable, "-m", "dumpscan.cli"]
+DUMPSCAN = [sys.executable, "-m", "dumpscan"]
 
 
 def timed(command: list[str], **kwargs) -> float:

@@ -552,3 +552,35 @@ def test_cab_archive(tmp_path):
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT member, status, machine FROM dumps").fetchall() == [("MEMORY.DMP", "ok", "host")]
     assert conn.execute("SELECT kind FROM containers").fetchall() == [("cab",)]
+
+
+def _crash_or_sleep(job: int) -> int:
+    """A pool job: 2 kills its worker, 4 outlives the timeout, the others return job * 10."""
+    if job == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if job == 4:
+        time.sleep(60)
+    return job * 10
+
+
+def test_local_pool_isolates_crashes_and_timeouts():
+    from dumpscan.archive.pool import Failure, LocalPool
+
+    results = dict(LocalPool(_crash_or_sleep, 2, timeout=3).run([1, 2, 3, 4, 5]))
+    assert {k: v for k, v in results.items() if not isinstance(v, Failure)} == {1: 10, 3: 30, 5: 50}
+    assert "died" in results[2].message and "SIGKILL" in results[2].message
+    assert "exceeded --timeout 3 s" in results[4].message
+
+
+def test_machine_pattern(tmp_path):
+    flat = tmp_path / "incoming"
+    flat.mkdir()
+    shutil.copy(DUMPS / "win10-x64-series-t0.dmp", flat / "ticket-17_host-web01_MEMORY.DMP")
+    with zipfile.ZipFile(flat / "ticket-18.zip", "w") as z:
+        z.write(DUMPS / "win10-x64-series-t1.dmp", "host-db02/MEMORY.DMP")
+    db = tmp_path / "index.sqlite"
+    result = run_scan(flat, db, "--workers", "0", "--machine-pattern", r"host-(?P<machine>\w+?\d+)")
+    assert result.returncode == 0, result.stderr
+    assert sorted(sqlite3.connect(db).execute("SELECT machine FROM dumps")) == [("db02",), ("web01",)]
+    result = run_scan(flat, db, "--machine-pattern", "(unclosed")
+    assert result.returncode == 2 and "--machine-pattern" in result.stderr

@@ -55,8 +55,8 @@ class Summary:
                  + (f", {self.retried} retried now that their symbols exist" if self.retried else "")
                  + f" in {self.seconds:.1f} s"]
         if self.interrupted:
-            lines.append(f"interrupted: {self.not_done} inputs not done; run the same command again "
-                         "to finish (the index holds every dump finished so far)")
+            lines.append(f"interrupted: {self.not_done or 'the'} inputs not done; run the same command "
+                         "again to finish (the index holds every dump finished so far)")
         totals = ", ".join(f"{self.totals[s]} {s}" for s in index.STATUSES if self.totals.get(s))
         lines.append(f"index: {sum(self.totals.values())} dumps ({totals or 'none'})")
         return lines
@@ -222,7 +222,12 @@ def scan(conn: sqlite3.Connection, roots: list[Path], settings: Settings, runner
     """Scan ``roots`` into the index ``conn``; ``report`` gets one line per problem dump."""
     start = time.monotonic()
     summary = Summary()
-    work = plan(conn, roots, settings, machines or MachinePattern(), rescan)
+    try:
+        work = plan(conn, roots, settings, machines or MachinePattern(), rescan)
+    except KeyboardInterrupt:  # while walking the archive: nothing analyzed yet
+        summary.interrupted, summary.seconds = True, time.monotonic() - start
+        summary.totals = _totals(conn)
+        return summary
     summary.unchanged, summary.retried = work.unchanged, work.retried
     meter = Progress(len(work.jobs) + len(work.decided), enabled=progress)
     remaining = len(work.jobs) + len(work.decided)
@@ -255,8 +260,12 @@ def scan(conn: sqlite3.Connection, roots: list[Path], settings: Settings, runner
     finally:
         meter.close()
     summary.seconds = time.monotonic() - start
-    summary.totals = dict(conn.execute("SELECT status, count(*) FROM dumps GROUP BY status").fetchall())
+    summary.totals = _totals(conn)
     return summary
+
+
+def _totals(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT status, count(*) FROM dumps GROUP BY status").fetchall())
 
 
 def _dask_results(address: str, jobs: list[Job], function: Callable[[Job], dict],

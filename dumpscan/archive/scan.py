@@ -44,7 +44,7 @@ class Summary:
     analyzed: int = 0
     unchanged: int = 0
     retried: int = 0
-    not_done: int = 0
+    not_done: int | None = None  # when interrupted: inputs planned but not finished
     interrupted: bool = False
     seconds: float = 0.0
     totals: dict[str, int] = field(default_factory=dict)  # the index afterwards, by status
@@ -55,8 +55,10 @@ class Summary:
                  + (f", {self.retried} retried now that their symbols exist" if self.retried else "")
                  + f" in {self.seconds:.1f} s"]
         if self.interrupted:
-            lines.append(f"interrupted: {self.not_done or 'the'} inputs not done; run the same command "
-                         "again to finish (the index holds every dump finished so far)")
+            what = f"{self.not_done} inputs not done" if self.not_done is not None else \
+                "while walking the archive, nothing analyzed"
+            lines.append(f"interrupted: {what}; run the same command again to finish (the index "
+                         "holds every dump finished so far)")
         totals = ", ".join(f"{self.totals[s]} {s}" for s in index.STATUSES if self.totals.get(s))
         lines.append(f"index: {sum(self.totals.values())} dumps ({totals or 'none'})")
         return lines

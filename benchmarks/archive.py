@@ -173,6 +173,14 @@ def large(work: Path, big_entries: int) -> dict:
     return {"dump": dump.name, "size_mib": dump.stat().st_size / 2**20, "analyze": min(analyze), "scan": min(scan)}
 
 
+class Figures(list):
+    """(what, figure, verdict) rows: each printed as soon as it is measured, the table at the end."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        print(f"{row[0]}: {row[1]} {row[2]}", flush=True)
+        super().append(row)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dumps", type=int, default=208)
@@ -184,7 +192,7 @@ def main() -> int:
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="dumpscan-archive-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    results = []
+    results = Figures()
     try:
         t = throughput(work, args.dumps)
         speedup = t[1] / t[2]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .archive.containers import Limits
+from .archive.limits import Limits
 from .archive.queries import QUERIES
 from .cli import symbol_dirs, symbols_option, view_option
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .discover import SNIFF_BYTES, sniff
+from .limits import Limits
 
 ARCHIVE_KINDS = ("zip", "7z", "cab", "tar")
 STREAM_KINDS = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}
@@ -53,12 +54,6 @@ class Member:
     name: str
     size: int | None       # declared size (None: unknown until streamed)
     mtime_ns: int | None
-
-
-@dataclass(frozen=True)
-class Limits:
-    quota: int = 8 << 30         # bytes one extracted member may take on disk
-    max_ratio: float = 1000.0    # expanded / container size (deflate's own limit is ~1032)
 
 
 def unsafe_name(name: str) -> str | None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ..analysis.batch import one_line_error
 from . import rows as R
-from .containers import Limits, member_blocks, private_folder, read_head, stream_to_file
+from .containers import member_blocks, private_folder, read_head, stream_to_file
+from .limits import Limits
 from .discover import HEADER_BYTES, header_facts, named_like_a_dump, not_a_dump_message, sniff
 from .fingerprint import HeadHasher, file_fingerprint
 from .index import dump_id

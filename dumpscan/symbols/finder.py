@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .isf import SymbolTable, SymbolTableError
+from .isf import SymbolTable, SymbolTableError, load_symbol_table
 from .pe import PdbIdentity
 from .sources import ISF_SUFFIXES, is_zip_pack, packs_in, zip_pack
 
@@ -66,13 +66,13 @@ def find_symbol_table(pdb: PdbIdentity, symbol_dirs: list[Path]) -> SymbolTable:
     unreadable or names another GUID/age."""
     found = locate_symbol_table(pdb, symbol_dirs)
     if found is not None:
-        return _checked(SymbolTable.load(found), pdb)
+        return _checked(load_symbol_table(found), pdb)
     for directory in symbol_dirs:
         for candidate in _pdb_folder_files(Path(directory), pdb.name):
             if not candidate.name.endswith(ISF_SUFFIXES):
                 continue
             try:
-                table = SymbolTable.load(candidate)
+                table = load_symbol_table(candidate)
             except SymbolTableError:
                 continue
             if table.pdb and table.pdb[1:] == (pdb.guid, pdb.age):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
-from .sources import JAR_PREFIX, local_path, read_location
+from .sources import JAR_PREFIX, local_path, read_location, split_jar
 
 
 class SymbolTableError(Exception):
@@ -153,3 +153,26 @@ class SymbolTable:
             return Member(name, offset, kind, size, signed, type_name,
                           bit_position=int(spec["bit_position"]), bit_length=int(spec["bit_length"]))
         return Member(name, offset, kind, size, signed, type_name)
+
+
+TABLE_CACHE_SIZE = 4  # symbol tables kept loaded per process (a real kernel's ISF is ~100 MB parsed)
+
+
+def load_symbol_table(location: str | Path) -> SymbolTable:
+    """:meth:`SymbolTable.load`, kept for the next dump of the same kernel build: one load
+    per table file (path or ``jar:`` URL, with the size and mtime of the file holding it)
+    per process, the :data:`TABLE_CACHE_SIZE` most recently used kept. A table that fails
+    to load is not cached (a fixed file is re-read)."""
+    text = str(location)
+    jar = split_jar(text)
+    holder = jar[0] if jar is not None else local_path(text)
+    try:
+        info = holder.stat()
+    except OSError:
+        return SymbolTable.load(location)  # raises the usual one-line SymbolTableError
+    return _cached_table(text if jar is not None else str(holder), info.st_size, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=TABLE_CACHE_SIZE)
+def _cached_table(location: str, size: int, mtime_ns: int) -> SymbolTable:
+    return SymbolTable.load(location)

@@ -23,6 +23,8 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_archive import ARCHIVE_COMMANDS
+from .symbols.finder import SYMBOLS_ENV, default_symbol_dirs as symbol_dirs
 from .views import OPTIONS, VIEWS, OptionError, Query
 
 EXIT_OK, EXIT_SUSPECT, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -31,7 +33,6 @@ EXIT_HELP = ("Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the
              "(the others were).")
 SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history"}
 SECTIONS = ("report", *VIEWS, *SECTION_ALIASES, "all")
-SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
 SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
                 f"Default: ${SYMBOLS_ENV} (a {os.pathsep!r}-separated list) if set, else ./symbols.")
 
@@ -44,15 +45,6 @@ def one_line_error(exc: BaseException) -> str:
     from .analysis.batch import one_line_error as one_line
 
     return one_line(exc)
-
-
-def symbol_dirs(given: Sequence[Path]) -> list[Path]:
-    """-s directories, else $DUMPSCAN_SYMBOLS (os.pathsep-separated), else ./symbols."""
-    if given:
-        return [Path(p) for p in given]
-    env = os.environ.get(SYMBOLS_ENV, "")
-    dirs = [Path(p) for p in env.split(os.pathsep) if p.strip()]
-    return dirs or [Path("symbols")]
 
 
 def error(path, message: str) -> None:
@@ -634,6 +626,10 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
         sys.exit(EXIT_PARTIAL)
     if fail_on_suspect and any(r.exit_status for r in rows):
         sys.exit(EXIT_SUSPECT)
+
+
+for _command in ARCHIVE_COMMANDS:  # scan, query, export (dumpscan/cli_archive.py)
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

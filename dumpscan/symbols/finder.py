@@ -9,12 +9,25 @@ directory given as ``/``, costs one folder listing, not a read of every table.
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from .isf import SymbolTable, SymbolTableError
+from .isf import SymbolTable, SymbolTableError, load_symbol_table
 from .pe import PdbIdentity
 
 SUFFIXES = (".json.xz", ".json", ".json.gz", ".json.bz2")
+SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
+
+
+def default_symbol_dirs(given: Sequence[str | os.PathLike] = ()) -> list[Path]:
+    """The symbol directories to search: ``given`` (-s), else $DUMPSCAN_SYMBOLS
+    (os.pathsep-separated), else ./symbols."""
+    if given:
+        return [Path(p) for p in given]
+    env = os.environ.get(SYMBOLS_ENV, "")
+    dirs = [Path(p) for p in env.split(os.pathsep) if p.strip()]
+    return dirs or [Path("symbols")]
 
 
 class MissingSymbols(SymbolTableError):
@@ -35,13 +48,13 @@ def find_symbol_table(pdb: PdbIdentity, symbol_dirs: list[Path]) -> SymbolTable:
         for suffix in SUFFIXES:
             candidate = Path(directory) / "windows" / pdb.name / f"{pdb.guid}-{pdb.age}{suffix}"
             if candidate.is_file():
-                return _checked(SymbolTable.load(candidate), pdb)
+                return _checked(load_symbol_table(candidate), pdb)
     for directory in symbol_dirs:
         for candidate in _pdb_folder_files(Path(directory), pdb.name):
             if not candidate.name.endswith(SUFFIXES):
                 continue
             try:
-                table = SymbolTable.load(candidate)
+                table = load_symbol_table(candidate)
             except SymbolTableError:
                 continue
             if table.pdb and table.pdb[1:] == (pdb.guid, pdb.age):

@@ -10,7 +10,7 @@ import gzip
 import json
 import lzma
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -156,6 +156,26 @@ class SymbolTable:
             return Member(name, offset, kind, size, signed, type_name,
                           bit_position=int(spec["bit_position"]), bit_length=int(spec["bit_length"]))
         return Member(name, offset, kind, size, signed, type_name)
+
+
+TABLE_CACHE_SIZE = 4  # symbol tables kept loaded per process (a real kernel's ISF is ~100 MB parsed)
+
+
+def load_symbol_table(path: str | Path) -> SymbolTable:
+    """:meth:`SymbolTable.load`, kept for the next dump of the same kernel build: one load
+    per table file (path, size, mtime) per process, the :data:`TABLE_CACHE_SIZE` most
+    recently used kept. A table that fails to load is not cached (a fixed file is re-read)."""
+    path = _local_path(path)
+    try:
+        info = path.stat()
+    except OSError:
+        return SymbolTable.load(path)  # raises the usual one-line SymbolTableError
+    return _cached_table(str(path), info.st_size, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=TABLE_CACHE_SIZE)
+def _cached_table(path: str, size: int, mtime_ns: int) -> SymbolTable:
+    return SymbolTable.load(path)
 
 
 def _local_path(path_or_url: str | Path) -> Path:

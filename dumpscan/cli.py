@@ -628,6 +628,30 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
         sys.exit(EXIT_SUSPECT)
 
 
+@main.command("report")
+@click.option("--db", "db", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The archive index (dumpscan scan --db).")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The page to write (HTML).")
+@view_options("tag", "driver", "min_bytes", "top")
+def archive_report(db: Path, out: Path, **filters) -> None:
+    """The archive's page: one self-contained HTML file with the fleet's top tags and top
+    suspect drivers, dumps per kernel build, errors, per-machine growth and missing symbols."""
+    from .archive.index import IndexUnusable, open_index
+    from .report.render_html import archive_page
+
+    query = query_from(filters)
+    try:
+        conn = open_index(db, read_only=True)
+    except IndexUnusable as exc:
+        usage_error(str(exc))
+    try:
+        text = archive_page(conn, str(db), query)
+    finally:
+        conn.close()
+    emit(text, out)
+
+
 for _command in ARCHIVE_COMMANDS:  # scan, query, export (dumpscan/cli_archive.py)
     main.add_command(_command)
 

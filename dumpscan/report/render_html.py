@@ -35,7 +35,10 @@ command that lists them all. Keeps a page of a big dump to a few megabytes."""
 
 TOP_CHART = 20  # bars in a ranking chart
 CHART_WIDTH = 460
-POOL_COLORS = {"nonpaged": "#4c78a8", "paged": "#f58518"}  # one colour per pool on every chart
+CATEGORY_COLORS = {  # one colour per pool, and per archive status, on every chart
+    "pool": {"nonpaged": "#4c78a8", "paged": "#f58518"},
+    "status": {"ok": "#54a24b", "error": "#e45756", "no-pool-data": "#9d9da0", "needs-symbols": "#eeca3b"},
+}
 TEXT_KINDS = frozenset({"address", "hex", "tag", "bool", "list"})
 """Column kinds whose text (``cell(..., "text")``) is not what the page's script prints
 for the JSON value (``String(v)``; floats ``toFixed(1)``): their text is embedded."""
@@ -124,14 +127,12 @@ class Page:
     tables: dict[str, dict] = field(default_factory=dict)
     charts: dict[str, dict] = field(default_factory=dict)
 
-    def add_table(self, table: Table, *, title: str | None = None, more: str = "", notes: Iterable[str] = (),
-                  key: str | None = None) -> str:
-        """A section listing ``table`` (its view's flat columns and rows); its id."""
-        key = key or table.view.name
+    def add_table(self, table: Table, *, more: str = "") -> None:
+        """A section listing ``table`` (its view's flat columns and rows); ``more``: how to
+        list every row when the page holds only the first :data:`MAX_ROWS`."""
+        key = table.view.name
         self.tables[key] = table_data(table, more=more)
-        self.sections.append(Section(f"s-{key}", title or _title(table.view), table.view.help,
-                                     [*notes, *table.notes], table=key))
-        return key
+        self.sections.append(Section(f"s-{key}", _title(table.view), table.view.help, list(table.notes), table=key))
 
     def add_charts(self, section_id: str, title: str, charts: Sequence[tuple[str, str, dict | None]],
                    help: str = "") -> None:
@@ -210,15 +211,15 @@ def ranking_chart(values: list[dict], label: str, label_title: str, *, color: st
     encoding: dict[str, Any] = {
         "y": {"field": label, "type": "nominal", "sort": "-x", "title": label_title},
         "x": {"field": value, "type": "quantitative", "aggregate": "sum",
-              "axis": _axis_bytes() if value == "bytes" else {"title": value_title}},
+              "axis": _axis_bytes() if value == "bytes" else {"title": value_title, "tickMinStep": 1, "format": "d"}},
         "tooltip": [{"field": label, "type": "nominal", "title": label_title},
                     *([{"field": color, "type": "nominal"}] if color else []),
                     {"field": value, "type": "quantitative", "title": value_title, "format": ","}],
     }
     if color:
+        colors = CATEGORY_COLORS.get(color)
         encoding["color"] = {"field": color, "type": "nominal", "title": None, "legend": {"orient": "bottom"},
-                             **({"scale": {"domain": list(POOL_COLORS), "range": list(POOL_COLORS.values())}}
-                                if color == "pool" else {})}
+                             **({"scale": {"domain": list(colors), "range": list(colors.values())}} if colors else {})}
     return {"width": CHART_WIDTH, "data": {"values": values}, "mark": {"type": "bar"}, "encoding": encoding}
 
 
@@ -511,5 +512,59 @@ def series_page(result: Mapping, query: Query | None = None) -> str:
     return page.render()
 
 
-__all__ = ["MAX_ROWS", "Page", "Section", "Fact", "table_data", "embed_json", "vega_javascript",
+# --------------------------------------------------------------------------------------
+# an archive index
+
+
+def archive_page(conn, label: str, query: Query | None = None) -> str:
+    """An archive index (``dumpscan scan --db``): what it holds, the top tags and the
+    drivers most often the top suspect across the fleet, dumps per kernel build, the
+    dumps without a report, per-machine growth, and the symbol tables it waits for."""
+    from ..archive.overview import BUILDS
+    from ..archive.queries import QUERIES, IndexSource
+
+    query = query or Query()
+    source = IndexSource(conn)
+    tables = {name: QUERIES[name].table(source, query) for name in
+              ("top-tags", "top-suspect-drivers", "growth", "errors", "missing-symbols")}
+    tables["builds"] = BUILDS.table(source, query)
+    builds = [r.values for r in tables["builds"].rows]
+    statuses = {}
+    for build in builds:
+        for name, value in build.items():
+            if name not in ("kernel_build", "dumps", "machines") and value:
+                statuses[name.replace("_", "-")] = statuses.get(name.replace("_", "-"), 0) + value
+    total = sum(b["dumps"] for b in builds)
+    machines = conn.execute("SELECT count(DISTINCT machine) FROM dumps").fetchone()[0]
+    page = Page("archive", f"dumpscan archive: {label}", subtitle="The state of a dump archive (dumpscan scan)",
+                facts_title="Index",
+                facts=[Fact("Index", label),
+                       Fact("Dumps", f"{number(total)} ("
+                                     + ", ".join(f"{number(n)} {s}" for s, n in statuses.items()) + ")"),
+                       Fact("Machines", number(machines)), Fact("Kernel builds", number(len(builds)))],
+                warnings=list(tables["growth"].notes))
+    tags = [r.values for r in tables["top-tags"].rows][:TOP_CHART]
+    stacked = [{"tag": display_tag(t["tag"]), "pool": pool, "bytes": t[f"{pool}_bytes"]}
+               for t in tags for pool in ("nonpaged", "paged") if t.get(f"{pool}_bytes")]
+    drivers = [{"driver": r.values["driver"], "dumps": r.values["dumps"]}
+               for r in tables["top-suspect-drivers"].rows][:TOP_CHART]
+    per_build = [{"build": b["kernel_build"] or "unknown", "status": status.replace("_", "-"), "dumps": b[status]}
+                 for b in builds for status in b if status not in ("kernel_build", "dumps", "machines") and b[status]]
+    failed = [{"status": status, "dumps": n} for status, n in statuses.items() if status != "ok"]
+    page.add_charts("charts", "The fleet", [
+        ("toptags", "Top tags by outstanding bytes, all dumps (nonpaged and paged)",
+         ranking_chart(stacked, "tag", "tag", color="pool")),
+        ("suspectdrivers", "Drivers most often the top suspect",
+         ranking_chart(drivers, "driver", "driver", value="dumps", value_title="dumps")),
+        ("builds", "Dumps per kernel build",
+         ranking_chart(per_build, "build", "kernel build", color="status", value="dumps", value_title="dumps")),
+        ("errors", "Dumps without a report, by status",
+         ranking_chart(failed, "status", "status", value="dumps", value_title="dumps")),
+    ])
+    for name in ("top-tags", "top-suspect-drivers", "growth", "builds", "errors", "missing-symbols"):
+        page.add_table(tables[name], more=f"dumpscan query --db INDEX {name} --format csv")
+    return page.render()
+
+
+__all__ = ["archive_page", "MAX_ROWS", "Page", "Section", "Fact", "table_data", "embed_json", "vega_javascript",
            "report_page", "diff_page", "series_page", "size_classes"]

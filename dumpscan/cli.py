@@ -51,8 +51,10 @@ def error(path, message: str) -> None:
     click.echo(f"dumpscan: {path}: {message}", err=True)
 
 
-def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None, dtb: int | None = None) -> dict:
-    """The engine's report of one dump; any failure becomes :class:`Failed` (one line)."""
+def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None, dtb: int | None = None,
+                kernel_base: int | None = None) -> dict:
+    """The engine's report of one dump (``dtb``/``kernel_base``: overrides of the header's);
+    any failure becomes :class:`Failed` (one line)."""
     from .analysis.engine import analyze_path
 
     if not path.exists():
@@ -60,7 +62,7 @@ def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None, dtb: int
     if path.is_dir():
         raise Failed("is a directory, not a dump file")
     try:
-        return analyze_path(path, dirs, pooltag, dtb=dtb)
+        return analyze_path(path, dirs, pooltag, dtb=dtb, kernel_base=kernel_base)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # one line per bad dump, never a traceback
@@ -72,8 +74,9 @@ class Run:
     failure and warning on stderr, and gives the exit status they call for."""
 
     def __init__(self, paths: Sequence[Path], dirs: Sequence[Path], pooltag: Path | None,
-                 dtb: int | None, quiet: bool) -> None:
-        self.paths, self.dirs, self.pooltag, self.dtb, self.quiet = list(paths), dirs, pooltag, dtb, quiet
+                 quiet: bool, dtb: int | None = None, kernel_base: int | None = None) -> None:
+        self.paths, self.dirs, self.pooltag, self.quiet = list(paths), dirs, pooltag, quiet
+        self.dtb, self.kernel_base = dtb, kernel_base
         self.failed = 0
         self.analyzed = 0
 
@@ -83,7 +86,7 @@ class Run:
 
         for path in progress(self.paths, "analyzing", quiet=self.quiet):
             try:
-                report = analyze_one(path, self.dirs, self.pooltag, self.dtb)
+                report = analyze_one(path, self.dirs, self.pooltag, self.dtb, self.kernel_base)
             except Failed as exc:
                 error(path, str(exc))
                 self.failed += 1
@@ -353,19 +356,21 @@ VIEW_FILTERS = ("tag", "driver", "min_bytes", "sort", "top", "address", "suspect
                    + f", all (text only); aliases: "
                    + ", ".join(f"{a} = {v}" for a, v in SECTION_ALIASES.items())
                    + ". --address alone means history.")
-@view_options(*VIEW_FILTERS, "pooltag", "threshold", "dtb")
+@view_options(*VIEW_FILTERS, "pooltag", "threshold", "dtb", "kernel_base")
 @fail_option
 @out_option
 @quiet_option
 def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str, section: str | None,
-            pooltag: Path | None, dtb: int | None, fail_on_suspect: bool, out: Path | None, quiet: bool,
-            **filters) -> None:
+            pooltag: Path | None, dtb: int | None, kernel_base: int | None, fail_on_suspect: bool,
+            out: Path | None, quiet: bool, **filters) -> None:
     """Analyze crash dumps for pool leaks.
 
     DUMP may be a directory (its *.dmp files, recursively). Prints the leak report (suspects
     with their evidence, top tags, call sites, big pool, verified drivers), one view
     (--section), or the dumpscan.report/1 JSON document.
     """
+    from .analysis.leaks import analyze as analyze_leaks
+
     query = query_from(filters)
     thresholds = thresholds_from(query)
     if section is None:
@@ -376,13 +381,11 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     paths = expand(list(dumps))
     if output_format == "html" and len(paths) != 1:
         raise click.UsageError("--format html makes a page of one dump (give one dump file)")
-    run = Run(paths, symbol_dirs(symbols), pooltag, dtb, quiet)
+    run = Run(paths, symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
     frontend = _frontend(output_format, section)
     many = len(paths) > 1
     suspect, shown = False, 0
     for path, report in run.reports():
-        from .analysis.leaks import analyze as analyze_leaks
-
         report["leaks"] = leaks = analyze_leaks(report, thresholds)
         run.warn(path, leaks.get("warnings"))
         try:
@@ -491,13 +494,13 @@ def _render(frontend, report: dict, section: str, query: Query, label: str, many
 @click.argument("new", type=click.Path(path_type=Path))
 @symbols_option
 @page_format_option
-@view_options("top", "pooltag", "threshold", "dtb")
+@view_options("top", "pooltag", "threshold", "dtb", "kernel_base")
 @fail_option
 @out_option
 @quiet_option
 def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, top: int | None,
-         pooltag: Path | None, threshold: tuple, dtb: int | None, fail_on_suspect: bool,
-         out: Path | None, quiet: bool) -> None:
+         pooltag: Path | None, threshold: tuple, dtb: int | None, kernel_base: int | None,
+         fail_on_suspect: bool, out: Path | None, quiet: bool) -> None:
     """What changed from OLD.dmp to NEW.dmp (one machine at two times): tags that grew
     (largest growth first, with rates per hour of uptime), new and vanished big-pool blocks,
     verified drivers' allocations, growth suspects. Warns when the two dumps cannot be of
@@ -507,7 +510,7 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
     from .report.render_text import render_diff
 
     thresholds = thresholds_from(query_from({"threshold": threshold}))
-    run = Run([old, new], symbol_dirs(symbols), pooltag, dtb, quiet)
+    run = Run([old, new], symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
     # A list, not a dict keyed by path: ``diff A.dmp A.dmp`` is two reports of one file.
     analyzed = list(run.reports())
     if len(analyzed) < 2:  # the run said why on stderr, one line per dump
@@ -533,13 +536,13 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
 @page_format_option
-@view_options("top", "pooltag", "threshold", "dtb")
+@view_options("top", "pooltag", "threshold", "dtb", "kernel_base")
 @fail_option
 @out_option
 @quiet_option
 def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str, top: int | None,
-           pooltag: Path | None, threshold: tuple, dtb: int | None, fail_on_suspect: bool,
-           out: Path | None, quiet: bool) -> None:
+           pooltag: Path | None, threshold: tuple, dtb: int | None, kernel_base: int | None,
+           fail_on_suspect: bool, out: Path | None, quiet: bool) -> None:
     """Tags growing across two or more dumps of one machine (ordered by crash time, else
     uptime, else as given): outstanding allocations and bytes per dump, growth, rate."""
     from .analysis.diff import series as run_series
@@ -547,7 +550,7 @@ def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: st
     from .report.render_text import render_series
 
     thresholds = thresholds_from(query_from({"threshold": threshold}))
-    run = Run(expand(list(dumps)), symbol_dirs(symbols), pooltag, dtb, quiet)
+    run = Run(expand(list(dumps)), symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
     analyzed = list(run.reports())
     if len(analyzed) < 2:
         click.echo("dumpscan: series: needs at least two dumps that can be analyzed", err=True)

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..analysis.leaks import display_tag
-from ..views.format import cell
+from ..views.format import formatter
 from ..views.model import Table, flat_rows
 
 
@@ -41,8 +41,9 @@ class CsvFrontend:
             self._writer.writerow((["dump"] if label is not None else []) + [c.name for c in columns])
             self._header = True
         lead = [label] if label is not None else []
-        for row in flat_rows(table):
-            self._writer.writerow(lead + [cell(c, row.values.get(c.name), "csv", table.arch) for c in columns])
+        cells = [(c.name, formatter(c, "csv", table.arch)) for c in columns]
+        self._writer.writerows(lead + [convert(row.values.get(name)) for name, convert in cells]
+                               for row in flat_rows(table))
 
     def finish(self) -> str:
         return self._buffer.getvalue()

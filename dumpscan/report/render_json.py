@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import json
 
-from ..views.format import cell
+from ..views.format import formatter
 from ..views.model import Row, Table
 
 
-def _row(table: Table, row: Row, depth: int) -> dict:
-    columns = table.view.flat_columns()
-    out = {c.name: cell(c, row.values.get(c.name), "json", table.arch) for c in columns}
+def _row(table: Table, cells: list, row: Row, depth: int) -> dict:
+    out = {name: convert(row.values.get(name)) for name, convert in cells}
     if row.children and depth < table.view.flat_depth:
-        out["children"] = [_row(table, child, depth + 1) for child in row.children]
+        out["children"] = [_row(table, cells, child, depth + 1) for child in row.children]
     return out
 
 
 def table_json(table: Table) -> list[dict]:
     """The rows of ``table`` down to the view's ``flat_depth`` as JSON-ready dicts."""
-    return [_row(table, row, 0) for row in table.rows]
+    cells = [(c.name, formatter(c, "json", table.arch)) for c in table.view.flat_columns()]
+    return [_row(table, cells, row, 0) for row in table.rows]
 
 
 class JsonFrontend:

@@ -25,7 +25,7 @@ from ..analysis.leaks import (Thresholds, bugcheck, display_tag, format_address,
                               machine, report_header, report_label, uptime_seconds)
 from ..dumpfile.headers import DUMP_TYPE_NAMES
 from ..views import VIEWS, Query, Table, tree_rows
-from ..views.format import cell, number, size
+from ..views.format import formatter, number, size
 
 # --------------------------------------------------------------------------------------
 # Formatting primitives
@@ -92,18 +92,21 @@ def _width() -> int:
 def render_table(table: Table) -> str:
     """A view as a rich table: the tree columns, child rows indented under their parent;
     the table's notes after it."""
-    from rich import box
+    from rich.box import Box
     from rich.console import Console
     from rich.table import Table as RichTable
 
     columns = table.view.tree_columns()
-    grid = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    # rich's SIMPLE_HEAD in ASCII: a dashed line under the headings (any terminal encoding)
+    grid = RichTable(box=Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True),
+                     show_edge=False, pad_edge=False)
     for column in columns:
         numeric = column.kind in ("int", "bytes", "float")
         grid.add_column(column.heading, justify="right" if numeric else "left", overflow="fold",
                         no_wrap=numeric, min_width=len(column.heading) if numeric else None)
+    cells_of = [(c.name, formatter(c, "text", table.arch)) for c in columns]
     for depth, row in tree_rows(table.rows):
-        cells = [cell(c, row.values.get(c.name), "text", table.arch) for c in columns]
+        cells = [convert(row.values.get(name)) for name, convert in cells_of]
         if depth:
             cells[0] = "  " * depth + "- " + cells[0]
         grid.add_row(*cells, style="dim" if depth else None)

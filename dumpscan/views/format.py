@@ -9,6 +9,7 @@ adapter (``dumpscan.vol.grid``) maps kinds to TreeGrid types instead.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..analysis.leaks import display_tag, format_address, format_duration, human_bytes
@@ -31,29 +32,36 @@ def hexa(value: int) -> str:
     return f"{value:#x}"
 
 
-def cell(column: Column, value: Any, style: str, arch: str = "x64") -> Any:
-    """``value`` of ``column`` for ``style``; None (not applicable) is '' in text and CSV."""
-    if value is None:
-        return None if style == "json" else ""
+def formatter(column: Column, style: str, arch: str = "x64") -> Callable[[Any], Any]:
+    """The function that formats ``column``'s values for ``style`` (chosen once per column:
+    front ends call it for every row). None (not applicable) is '' in text and CSV."""
+    empty = None if style == "json" else ""
     kind = column.kind
     if style == "json":
-        return list(value) if kind == "list" else value
-    if kind == "list":
-        return column.joiner.join(str(v) for v in value)
-    if kind == "tag":
-        return display_tag(value)
-    if kind == "bool":
-        return ("yes" if value else "no") if style == "text" else str(bool(value))
-    if kind == "address":
-        return format_address(value, arch) if style == "text" else hexa(value)
-    if kind == "hex":
-        return hexa(value)
-    if kind == "float":
-        return f"{value:.1f}"
-    if kind in ("int", "bytes"):
-        return number(value)
-    return str(value)
+        convert: Callable[[Any], Any] = list if kind == "list" else (lambda value: value)
+    elif kind == "list":
+        convert = lambda value: column.joiner.join(str(v) for v in value)  # noqa: E731
+    elif kind == "tag":
+        convert = display_tag
+    elif kind == "bool":
+        convert = (lambda value: "yes" if value else "no") if style == "text" else (lambda value: str(bool(value)))
+    elif kind == "address":
+        convert = (lambda value: format_address(value, arch)) if style == "text" else hexa
+    elif kind == "hex":
+        convert = hexa
+    elif kind == "float":
+        convert = lambda value: f"{value:.1f}"  # noqa: E731
+    elif kind in ("int", "bytes"):
+        convert = number
+    else:
+        convert = str
+    return lambda value: empty if value is None else convert(value)
 
 
-__all__ = ["STYLES", "cell", "number", "size", "hexa", "display_tag", "format_address",
+def cell(column: Column, value: Any, style: str, arch: str = "x64") -> Any:
+    """``value`` of ``column`` for ``style`` (see :func:`formatter`)."""
+    return formatter(column, style, arch)(value)
+
+
+__all__ = ["STYLES", "cell", "formatter", "number", "size", "hexa", "display_tag", "format_address",
            "format_duration", "human_bytes"]

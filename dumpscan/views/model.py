@@ -59,7 +59,7 @@ class Row:
     (same columns: the allocations of a driver, the frames of a trace record, ...)."""
 
     values: dict[str, Any]
-    children: Sequence["Row"] = field(default_factory=list)
+    children: Sequence["Row"] = ()
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.values.get(name)
@@ -122,10 +122,13 @@ class View:
 
     def table(self, report: Mapping, query: Any = None) -> Table:
         """The view of ``report`` under ``query`` (a :class:`~dumpscan.views.options.Query`;
-        None: the defaults)."""
+        None: the defaults); its context says the report's ``arch`` (x86/x64)."""
+        from ..analysis.leaks import machine
         from .options import Query
 
-        return self.build(report, query if query is not None else Query())
+        table = self.build(report, query if query is not None else Query())
+        table.context.setdefault("arch", machine(report))
+        return table
 
 
 class LazyRows(Sequence):

@@ -7,7 +7,7 @@ so names, defaults, help and validation agree by construction.
 One name per option: ``--tag`` (repeatable in the command; a space-separated list after
 the plugin name in ``vol``; commas separate too), ``--driver``, ``--min-bytes``,
 ``--sort``, ``--top``, ``--address``, ``--suspects-only``, ``--threshold``,
-``--pooltag``, ``--dtb``.
+``--pooltag``, ``--dtb``, ``--kernel-base``.
 """
 from __future__ import annotations
 
@@ -149,6 +149,9 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("dtb", "address", metavar="ADDR", frontends=("cli",),
            help="The kernel's page-table base (DirectoryTableBase) when the dump header's is "
                 "wrong or missing (e.g. 0x1ad000)."),
+    Option("kernel_base", "address", metavar="ADDR", frontends=("cli",),
+           help="The kernel image's base address when the dump header leads to none "
+                "(e.g. fffff800`01600000)."),
 )}
 
 

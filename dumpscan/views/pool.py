@@ -44,12 +44,6 @@ def select_tags(rows: list[dict], query: Query) -> list[dict]:
     return picked[:query.top] if query.top is not None else picked
 
 
-def _machine(report: Mapping) -> str:
-    from ..analysis.leaks import machine
-
-    return machine(report)
-
-
 # ---------------------------------------------------------------------------------------
 # pooltags
 
@@ -75,7 +69,7 @@ TAG_COLUMNS = (
 def build_pooltags(report: Mapping, query: Query) -> Table:
     rows = select_tags(tag_rows(report), query)
     return Table(POOLTAGS, [Row({c.name: r.get(c.name) for c in TAG_COLUMNS}) for r in rows],
-                 {"arch": _machine(report), "sort": query.sort or "total", "query": query})
+                 {"sort": query.sort or "total", "query": query})
 
 
 POOLTAGS = View(
@@ -136,7 +130,7 @@ def build_bigpool(report: Mapping, query: Query) -> Table:
                          "largest": group["largest"], "key": group.get("key"),
                          "pool_types": [f"{t:#x}" for t in group.get("pool_types") or []],
                          "drivers": owners.get(tag, [])}, children))
-    context = {"arch": _machine(report), "live_blocks": len(live),
+    context = {"live_blocks": len(live),
                "live_bytes": sum(b.get("bytes", 0) for b in live), "free_entries": len(table) - len(live),
                "filtered": filtered, "query": query}
     return Table(BIGPOOL, rows, context)

@@ -11,18 +11,16 @@ from .options import Query
 from .pool import select_tags, tag_rows
 
 
-def leaks_of(report: Mapping, query: Query) -> dict:
-    """The report's ``leaks`` section, computed with the query's thresholds when absent."""
+def leaks_of(report: Mapping, query: Query) -> tuple[dict, list[str]]:
+    """The report's ``leaks`` section, else one computed with the query's thresholds (and
+    then its warnings, which nobody has shown yet)."""
     from ..analysis.leaks import analyze
 
     leaks = report.get("leaks")
-    return leaks if isinstance(leaks, dict) else analyze(report, query.thresholds())
-
-
-def _machine(report: Mapping) -> str:
-    from ..analysis.leaks import machine
-
-    return machine(report)
+    if isinstance(leaks, dict):
+        return leaks, []
+    leaks = analyze(report, query.thresholds())
+    return leaks, list(leaks.get("warnings") or [])
 
 
 def _site_rows(sites: list[dict]) -> list[Row]:
@@ -86,6 +84,8 @@ def _subject(suspect: Mapping, tags: dict, drivers: dict) -> dict:
 def select_suspects(report: Mapping, leaks: Mapping, query: Query) -> list[dict]:
     """The report's suspects (in their ranking) that pass ``--tag``/``--driver``/``--min-bytes``:
     a tag suspect by its name and owners, a driver suspect by its name and top tag."""
+    from ..analysis.leaks import owner_names
+
     match_tag, match_driver = tag_matcher(query.tag), driver_matcher(query.driver)
     owners = {r["tag"]: r.get("drivers") or [] for r in tag_rows(report)}
     kept = []
@@ -95,9 +95,8 @@ def select_suspects(report: Mapping, leaks: Mapping, query: Query) -> list[dict]
         if suspect.get("kind") == "tag":
             if not match_tag(suspect.get("name", "")):
                 continue
-            names = list(suspect.get("drivers") or []) + owners.get(suspect.get("name", ""), [])
-            if query.driver and not any_owner(match_driver, [n if isinstance(n, str) else n.get("name", "")
-                                                             for n in names]):
+            names = owner_names(suspect.get("drivers")) + owners.get(suspect.get("name", ""), [])
+            if query.driver and not any_owner(match_driver, names):
                 continue
         elif not match_driver(suspect.get("name", "")) or (query.tag and not match_tag(suspect.get("top_tag") or "")):
             continue
@@ -113,7 +112,7 @@ _SUBJECT_ORDER = {"total": lambda s: -s["bytes"], "allocs": lambda s: -s["count"
 def build_suspects(report: Mapping, query: Query) -> Table:
     from ..analysis.leaks import call_sites, driver_summaries
 
-    leaks = leaks_of(report, query)
+    leaks, notes = leaks_of(report, query)
     tags = {r["tag"]: r for r in tag_rows(report, partial=False)}
     drivers = {d["name"]: d for d in driver_summaries(report, top=None)}
     chosen = select_suspects(report, leaks, query)
@@ -145,7 +144,7 @@ def build_suspects(report: Mapping, query: Query) -> Table:
         for child in children:
             child.values["rank"] = rank
         rows.append(Row(dict(subject, rank=rank), children))
-    return Table(SUSPECTS, rows, {"arch": _machine(report), "leaks": leaks})
+    return Table(SUSPECTS, rows, {"leaks": leaks}, notes)
 
 
 SUSPECTS = View(
@@ -193,7 +192,7 @@ def build_callsites(report: Mapping, query: Query) -> Table:
                          "symbol": site.get("symbol"), "count": site["count"], "bytes": site["bytes"],
                          "tags": list(site.get("tags") or []), "traced": site.get("traced", 0)},
                         [Row({"caller": f, "symbol": s}) for f, s in zip(stack, named)]))
-    return Table(CALLSITES, rows, {"arch": _machine(report)})
+    return Table(CALLSITES, rows)
 
 
 CALLSITES = View(

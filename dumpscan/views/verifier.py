@@ -18,12 +18,6 @@ def _verifier(report: Mapping) -> dict | None:
     return verifier if isinstance(verifier, dict) else None
 
 
-def _machine(report: Mapping) -> str:
-    from ..analysis.leaks import machine
-
-    return machine(report)
-
-
 def canonical_address(value: int, arch: str) -> int:
     """x64: a 48-bit address with bit 47 set gets its upper 16 bits set (the report's
     addresses are canonical); x86: the low 32 bits."""
@@ -83,7 +77,7 @@ def _entry_address(driver: Mapping) -> int | None:
 
 def build_verifier(report: Mapping, query: Query) -> Table:
     selected = select_verifier(report, query)
-    context = {"arch": _machine(report), "verifier": selected,
+    context = {"verifier": selected,
                "drivers": selected["drivers"] if selected is not None else []}
     if selected is None:
         return Table(VERIFIER, [], context, [NOT_ENABLED])
@@ -147,7 +141,7 @@ def build_drivers(report: Mapping, query: Query) -> Table:
     if query.top is not None:
         rows = rows[:query.top]
     notes = [] if _verifier(report) is not None else [NOT_ENABLED]
-    return Table(DRIVERS, rows, {"arch": _machine(report)}, notes)
+    return Table(DRIVERS, rows, notes=notes)
 
 
 DRIVERS = View(
@@ -172,7 +166,7 @@ def build_verifierstats(report: Mapping, query: Query) -> Table:
 
     verifier = select_verifier(report, query)
     if verifier is None:
-        return Table(VERIFIERSTATS, [], {"arch": _machine(report)}, [NOT_ENABLED])
+        return Table(VERIFIERSTATS, [], notes=[NOT_ENABLED])
     level = verifier.get("level", 0) or 0
     rows = [("MmVerifierData", "Level", level)]
     rows += [("flags", name, 1) for name in verifier_flag_names(level)]
@@ -189,8 +183,7 @@ def build_verifierstats(report: Mapping, query: Query) -> Table:
                  (name, "ListedBytes", sum(a.get("length", 0) for a in allocations))]
         rows += [(name, counter, value) for counter, value in (driver.get("counters") or {}).items()
                  if isinstance(value, int)]
-    return Table(VERIFIERSTATS, [Row(dict(zip(("scope", "counter", "value"), r))) for r in rows],
-                 {"arch": _machine(report)})
+    return Table(VERIFIERSTATS, [Row(dict(zip(("scope", "counter", "value"), r))) for r in rows])
 
 
 VERIFIERSTATS = View(
@@ -222,7 +215,9 @@ def history_records(report: Mapping, query: Query) -> list[dict]:
         return []
     records = [r for r in reversed(verifier.get("trace_log") or []) if isinstance(r, dict)]
     if query.address is not None:
-        arch = _machine(report)
+        from ..analysis.leaks import machine
+
+        arch = machine(report)
         wanted = canonical_address(query.address, arch)
         records = [r for r in records if canonical_address(r.get("address", 0), arch) == wanted]
         return records[:query.top] if query.top is not None else records
@@ -241,7 +236,9 @@ def _trace_length(report: Mapping) -> int | None:
 
 
 def build_history(report: Mapping, query: Query) -> Table:
-    arch = _machine(report)
+    from ..analysis.leaks import machine
+
+    arch = machine(report)
     verifier = _verifier(report)
     address = canonical_address(query.address, arch) if query.address is not None else None
     context = {"arch": arch, "address": address, "trace_length": _trace_length(report),

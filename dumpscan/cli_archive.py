@@ -23,6 +23,7 @@ DEFAULT_MAX_MEMORY = "8G"
 DEFAULT_TMP_QUOTA = "8G"
 DEFAULT_MAX_RATIO = 1000.0
 QUERY_FORMATS = ("text", "csv", "json")
+UNLIMITED_WIDTH = 100_000  # a row is one line, however long (pipe it to less -S)
 
 
 def parse_size(text: str) -> int:
@@ -233,18 +234,18 @@ def text_table(table) -> str:
     from .views.model import flat_rows
 
     columns = table.view.flat_columns()
-    grid = RichTable(box=box.SIMPLE_HEAD, title=table.view.title, title_justify="left")
+    grid = RichTable(box=box.SIMPLE_HEAD, title=table.view.title, title_justify="left", pad_edge=False)
     for column in columns:
         grid.add_column(column.heading, justify="right" if column.kind in ("int", "bytes", "float") else "left",
-                        overflow="fold")
+                        no_wrap=True)
     for row in flat_rows(table):
         grid.add_row(*[str(cell(c, row.values.get(c.name), "text", table.arch)) for c in columns])
     buffer = io.StringIO()
-    Console(file=buffer, width=max(100, min(220, 20 * len(columns))), no_color=True,
-            highlight=False).print(grid)
+    Console(file=buffer, width=UNLIMITED_WIDTH, no_color=True, highlight=False).print(grid)
+    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
     if not table.rows:
-        buffer.write("(no rows)\n")
-    return buffer.getvalue()
+        lines.append("(no rows)")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ TABLES: dict[str, list[tuple[str, str]]] = {
     "reports": [
         ("dump_id", "INTEGER PRIMARY KEY"), ("encoding", "TEXT"), ("report", "BLOB"),
     ],
+    "tag_totals": [
+        ("key", "INTEGER PRIMARY KEY"), ("tag", "TEXT"), ("dumps", "INTEGER"), ("bytes", "INTEGER"),
+        ("paged_bytes", "INTEGER"), ("nonpaged_bytes", "INTEGER"), ("outstanding", "INTEGER"),
+    ],
     "containers": [
         ("path", "TEXT PRIMARY KEY"), ("kind", "TEXT"), ("size", "INTEGER"), ("mtime_ns", "INTEGER"),
         ("members", "INTEGER"),
@@ -81,7 +85,7 @@ MIGRATIONS: dict[int, list[str]] = {  # version -> the statements that reach it 
         "CREATE INDEX dumps_machine ON dumps (machine)",
         "CREATE INDEX dumps_status ON dumps (status)",
         "CREATE INDEX tags_dump ON tags (dump_id)",
-        "CREATE INDEX tags_tag ON tags (tag)",
+        "CREATE INDEX tags_tag_bytes ON tags (tag, partial, paged_bytes + nonpaged_bytes, drivers)",
         "CREATE INDEX drivers_dump ON drivers (dump_id)",
         "CREATE INDEX callsites_dump ON callsites (dump_id)",
         "CREATE INDEX suspects_dump ON suspects (dump_id)",
@@ -161,13 +165,34 @@ def store(conn: sqlite3.Connection, outcome: Mapping) -> None:
             _insert(conn, "dumps", [row])
             for table in CHILD_TABLES:
                 _insert(conn, table, outcome.get(table) or [])
+            add_tag_totals(conn, row["id"])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
 
 
+# Per tag, over the dumps in which it holds outstanding bytes (complete totals only): kept in
+# step with ``tags`` in the same transaction, so that ranking the tags of a whole archive
+# reads one row per tag instead of every dump's.
+_TAG_TOTALS = """INSERT INTO tag_totals (key, tag, dumps, bytes, paged_bytes, nonpaged_bytes, outstanding)
+SELECT key, tag, {sign}1, {sign}(paged_bytes + nonpaged_bytes), {sign}paged_bytes, {sign}nonpaged_bytes,
+       {sign}(paged_outstanding + nonpaged_outstanding)
+FROM tags WHERE dump_id = ? AND partial = 0 AND paged_bytes + nonpaged_bytes > 0
+ON CONFLICT (key) DO UPDATE SET dumps = dumps + excluded.dumps, bytes = bytes + excluded.bytes,
+    paged_bytes = paged_bytes + excluded.paged_bytes, nonpaged_bytes = nonpaged_bytes + excluded.nonpaged_bytes,
+    outstanding = outstanding + excluded.outstanding"""
+
+
+def add_tag_totals(conn: sqlite3.Connection, ident: int, sign: str = "+") -> None:
+    """Add (sign '+') or take away ('-') the tags of dump ``ident`` to ``tag_totals``."""
+    conn.execute(_TAG_TOTALS.format(sign=sign), (ident,))
+    if sign == "-":
+        conn.execute("DELETE FROM tag_totals WHERE dumps = 0")
+
+
 def _delete(conn: sqlite3.Connection, ident: int) -> None:
+    add_tag_totals(conn, ident, "-")
     conn.execute("DELETE FROM dumps WHERE id = ?", (ident,))
     for table in CHILD_TABLES:
         conn.execute(f"DELETE FROM {table} WHERE dump_id = ?", (ident,))

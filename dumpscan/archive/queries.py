@@ -41,19 +41,11 @@ def _input_columns() -> tuple[Column, ...]:
             Column("machine", "str", "Machine identity (folder layout or --machine-pattern)"))
 
 
-def _matching(conn: sqlite3.Connection, query: Query) -> str:
-    """SQL conditions for --tag/--driver on ``tags`` (Python predicates registered on the
-    connection, so that matching is the views' own)."""
-    tag, driver = tag_matcher(query.tag or None), driver_matcher(query.driver or None)
-    conn.create_function("tag_matches", 1, lambda t: bool(tag(t or "")), deterministic=True)
-    conn.create_function("owner_matches", 1, lambda names: any(driver(n) for n in (names or "").split(";")),
-                         deterministic=True)
-    conditions = []
-    if query.tag:
-        conditions.append("tag_matches(tags.tag)")
-    if query.driver:
-        conditions.append("owner_matches(tags.drivers)")
-    return "".join(f" AND {c}" for c in conditions)
+def _matching_tags(conn: sqlite3.Connection, query: Query) -> list[str]:
+    """The tags of the archive that --tag matches (from ``tag_totals``: every tag that holds
+    outstanding bytes somewhere)."""
+    match = tag_matcher(query.tag or None)
+    return [tag for (tag,) in conn.execute("SELECT tag FROM tag_totals ORDER BY tag") if match(tag)]
 
 
 # --------------------------------------------------------------------------------------
@@ -61,15 +53,33 @@ def _matching(conn: sqlite3.Connection, query: Query) -> str:
 
 def _top_tags(source: IndexSource, query: Query) -> Table:
     conn = source.conn
-    sql = ("SELECT tag, key, count(*) AS dumps, sum(paged_bytes + nonpaged_bytes) AS bytes, "
-           "sum(paged_bytes), sum(nonpaged_bytes), "
-           "sum(paged_outstanding + nonpaged_outstanding), max(paged_bytes + nonpaged_bytes), "
-           "max(drivers) FROM tags WHERE partial = 0 AND paged_bytes + nonpaged_bytes > 0"
-           + _matching(conn, query) + " GROUP BY tag HAVING bytes >= ? ORDER BY bytes DESC, tag LIMIT ?")
-    rows = [Row(dict(zip(("tag", "key", "dumps", "bytes", "paged_bytes", "nonpaged_bytes", "outstanding",
-                          "largest", "drivers"), (*r[:8], [d for d in (r[8] or "").split(";") if d]))))
-            for r in conn.execute(sql, (query.min_bytes, query.top or DEFAULT_TOP))]
+    tag, driver = tag_matcher(query.tag or None), driver_matcher(query.driver or None)
+    limit = query.top or DEFAULT_TOP
+    rows = []
+    for key, name, dumps, total, paged, nonpaged, outstanding in conn.execute(
+            "SELECT key, tag, dumps, bytes, paged_bytes, nonpaged_bytes, outstanding FROM tag_totals "
+            "WHERE bytes >= ? ORDER BY bytes DESC, tag", (query.min_bytes,)):
+        if not tag(name):
+            continue
+        owners = _owners(conn, name)
+        if query.driver and not any(driver(o) for o in owners):
+            continue
+        largest = conn.execute("SELECT max(paged_bytes + nonpaged_bytes) FROM tags WHERE tag = ? AND partial = 0",
+                               (name,)).fetchone()[0]
+        rows.append(Row({"tag": name, "key": key, "dumps": dumps, "bytes": total, "paged_bytes": paged,
+                         "nonpaged_bytes": nonpaged, "outstanding": outstanding, "largest": largest,
+                         "drivers": owners}))
+        if len(rows) == limit:
+            break
     return Table(TOP_TAGS, rows)
+
+
+def _owners(conn: sqlite3.Connection, tag: str) -> list[str]:
+    """The owners the dumps attribute ``tag`` to (the greatest list, so that the answer does
+    not depend on the order the dumps were scanned in; read from the index tags_tag_bytes)."""
+    found = conn.execute("SELECT max(drivers) FROM tags WHERE tag = ? AND partial = 0 AND drivers != ''",
+                         (tag,)).fetchone()[0]
+    return found.split(";") if found else []
 
 
 TOP_TAGS = View(
@@ -91,16 +101,20 @@ TOP_TAGS = View(
 
 def _tag_over(source: IndexSource, query: Query) -> Table:
     conn = source.conn
-    sql = ("SELECT dumps.path, dumps.member, dumps.machine, tags.tag, "
-           "tags.paged_bytes + tags.nonpaged_bytes AS bytes, "
-           "tags.paged_outstanding + tags.nonpaged_outstanding, dumps.crash_time "
-           "FROM tags JOIN dumps ON dumps.id = tags.dump_id "
-           "WHERE tags.partial = 0 AND tags.paged_bytes + tags.nonpaged_bytes >= ?" + _matching(conn, query)
-           + " ORDER BY bytes DESC, dumps.path, dumps.member, tags.tag"
-           + (" LIMIT ?" if query.top else ""))
-    params = (max(query.min_bytes, 1),) + ((query.top,) if query.top else ())
+    driver = driver_matcher(query.driver or None)
     names = ("path", "member", "machine", "tag", "bytes", "outstanding", "crash_time")
-    return Table(TAG_OVER, [Row(dict(zip(names, r))) for r in conn.execute(sql, params)])
+    rows = []
+    for tag in _matching_tags(conn, query):
+        for found in conn.execute(
+                "SELECT dumps.path, dumps.member, dumps.machine, tags.tag, "
+                "tags.paged_bytes + tags.nonpaged_bytes, tags.paged_outstanding + tags.nonpaged_outstanding, "
+                "dumps.crash_time, tags.drivers FROM tags JOIN dumps ON dumps.id = tags.dump_id "
+                "WHERE tags.tag = ? AND tags.partial = 0 AND tags.paged_bytes + tags.nonpaged_bytes >= ?",
+                (tag, max(query.min_bytes, 1))):
+            if not query.driver or any(driver(o) for o in (found[7] or "").split(";")):
+                rows.append(Row(dict(zip(names, found))))
+    rows.sort(key=lambda r: (-r.values["bytes"], r.values["path"], r.values["member"] or "", r.values["tag"]))
+    return Table(TAG_OVER, rows[:query.top] if query.top else rows)
 
 
 TAG_OVER = View(

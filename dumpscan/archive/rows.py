@@ -1,9 +1,9 @@
 """A dump's report as index rows (the tables of ``index.TABLES``).
 
 Values are the report's (``dumpscan analyze --format json``): tag counters and names as
-in ``tags``/``tags_partial``, verified drivers as in ``verifier.drivers``, call sites as
-``leaks.call_sites`` (all of them, ranked the same way; the report keeps the first
-``top_n``), suspects as ``leaks.suspects``. Addresses are 64-bit unsigned and SQLite
+in ``tags``/``tags_partial``, verified drivers as in ``verifier.drivers``, call sites and
+suspects as ``leaks.call_sites`` and ``leaks.suspects`` (ranked; the report keeps the first
+``top_n`` call sites: every outstanding allocation, with its caller, stays in the stored report). Addresses are 64-bit unsigned and SQLite
 integers are signed, so addresses are stored as '0x...' text.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import zlib
 from collections.abc import Mapping
 
-from ..analysis.leaks import call_sites, kernel_build, owner_names
+from ..analysis.leaks import kernel_build, owner_names
 
 REPORT_ENCODING = "zlib+json"  # zlib (level 1) of the compact JSON document
 REPORT_COMPRESSION_LEVEL = 1
@@ -81,7 +81,7 @@ def callsite_rows(dump_id: int, report: Mapping) -> list[dict]:
              "symbol": site.get("symbol"), "driver": site.get("driver"), "count": site.get("count"),
              "bytes": site.get("bytes"), "tags": ";".join(site.get("tags") or []),
              "traced": site.get("traced")}
-            for rank, site in enumerate(call_sites(report, top=None))]
+            for rank, site in enumerate((report.get("leaks") or {}).get("call_sites") or [])]
 
 
 def suspect_driver(suspect: Mapping) -> str | None:

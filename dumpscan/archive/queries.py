@@ -26,6 +26,8 @@ class IndexSource(Mapping):
     machine: str | None = None
 
     def __getitem__(self, key):
+        if key not in ("conn", "machine"):  # a Mapping: .get("dump") is None, not an error
+            raise KeyError(key)
         return getattr(self, key)
 
     def __iter__(self):

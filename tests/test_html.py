@@ -157,3 +157,14 @@ def test_every_bundled_dump_makes_a_page(tmp_path):
         data = page_data(out.read_text())
         assert data["tables"]["pooltags"]["values"], dump.name
         assert len(out.read_bytes()) <= BUDGET, dump.name
+
+
+def test_a_long_trace_log_lists_its_newest_records_with_a_note(monkeypatch):
+    from dumpscan.report import render_html
+
+    monkeypatch.setattr(render_html, "MAX_ROWS", 100)
+    html = render_html.report_page(evil_report())
+    history = page_data(html)["tables"]["history"]
+    assert history["total"] == history["shown"] == 100
+    assert [r["index"] for r in table_rows(page_data(html), "history")][:2] == [416, 415]  # newest first
+    assert f"The trace log holds {HISTORY_RECORDS} records: the newest 100 are listed" in html

@@ -384,7 +384,11 @@ def report_page(report: Mapping, query: Query | None = None) -> str:
               ("pooltags", "drivers", "callsites", "verifier", "bigpool", "verifierstats")}
     records = len(((report.get("verifier") or {}) if isinstance(report.get("verifier"), dict) else {})
                   .get("trace_log") or [])
-    tables["history"] = VIEWS["history"].table(report, replace(query, top=query.top or max(1, records)))
+    shown = query.top or max(1, min(records, MAX_ROWS))
+    tables["history"] = VIEWS["history"].table(report, replace(query, top=shown))
+    if records > shown and query.top is None:
+        tables["history"].notes.append(f"The trace log holds {number(records)} records: the newest "
+                                       f"{number(shown)} are listed (--section history --top N for more).")
 
     tags = [r.values for r in tables["pooltags"].rows if r.values.get("bytes")][:TOP_CHART]
     stacked = [{"tag": display_tag(t["tag"]), "pool": pool, "bytes": t[f"{pool}_bytes"]}

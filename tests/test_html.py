@@ -168,3 +168,16 @@ def test_a_long_trace_log_lists_its_newest_records_with_a_note(monkeypatch):
     assert history["total"] == history["shown"] == 100
     assert [r["index"] for r in table_rows(page_data(html), "history")][:2] == [416, 415]  # newest first
     assert f"The trace log holds {HISTORY_RECORDS} records: the newest 100 are listed" in html
+
+
+def test_pool_use_is_shown_against_its_limit_where_the_dump_holds_one():
+    from dumpscan.report.render_html import investigation_facts, report_page
+
+    report = evil_report()
+    usage = report["header"]["pool_usage"]
+    usage["paged_limit"] = usage["paged_bytes"] * 4
+    facts = {f.label: f for f in investigation_facts(report)}
+    assert facts["Paged pool"].meter == 0.25 and facts["Nonpaged pool"].meter is None
+    assert "Pool in use" not in facts and facts["Uptime"].value == "3d 00:00:00"
+    html = report_page(report)
+    assert 'title="25.0% of the limit"' in html

@@ -95,6 +95,8 @@ def _template():
 
 @dataclass
 class Fact:
+    """One line of a page's header: a label, its value, and its share of a limit."""
+
     label: str
     value: str
     meter: float | None = None  # share of a limit, 0..1
@@ -102,6 +104,9 @@ class Fact:
 
 @dataclass
 class Section:
+    """A titled part of a page: charts (ids into the page's specs), a table (an id into its
+    tables), or preformatted lines behind a <details> (coverage)."""
+
     id: str
     title: str
     help: str = ""
@@ -114,6 +119,9 @@ class Section:
 
 @dataclass
 class Page:
+    """What the template shows: header facts, warnings, suspects (None: the page has none
+    to show), sections in order; ``tables`` and ``charts`` travel as the page's JSON."""
+
     kind: str
     title: str
     subtitle: str = ""
@@ -323,6 +331,14 @@ def _link(page: Page, table: str, search: str, label: str, column: str | None = 
     return {"table": table, "search": search, "label": label, "row": row}
 
 
+def _site_stack(page: Page, caller: int) -> list[str]:
+    """The newest allocation's stack of the call site at ``caller``, as the call-site
+    table shows it (text notation); empty when the trace log holds none."""
+    data = page.tables.get("callsites")
+    row = _row_of(data, "caller", caller) if data else None
+    return [data["frames"][i] for i in data["stacks"][row]] if row is not None else []
+
+
 def _suspects(page: Page, table: Table) -> list[dict]:
     """The suspects view as the page lists it: subject, severity, size, rules, evidence,
     call sites with their stacks, and links to the rows that support it."""
@@ -345,14 +361,10 @@ def _suspects(page: Page, table: Table) -> list[dict]:
         sites = []
         for child in row.children:
             site = child.values
-            stack = []
-            for line in site.get("evidence") or []:
-                _, _, frames = line.partition(": ")
-                stack = frames.split(" <- ") if frames else []
             sites.append({"caller": format_address(site["caller"], arch, prefix=True),
                           "symbol": site.get("caller_symbol") or "", "drivers": ", ".join(site["drivers"]),
                           "summary": f"{number(site['count'])} allocations, {size(site['bytes'])}",
-                          "stack": stack})
+                          "stack": _site_stack(page, site["caller"])})
         out.append({"rank": s["rank"], "severity": s["severity"],
                     "subject": f"tag '{name}'" if tag else f"driver {name}", "summary": summary,
                     "rules": s["rules"], "evidence": s["evidence"], "sites": sites,

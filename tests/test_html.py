@@ -181,3 +181,12 @@ def test_pool_use_is_shown_against_its_limit_where_the_dump_holds_one():
     assert "Pool in use" not in facts and facts["Uptime"].value == "3d 00:00:00"
     html = report_page(report)
     assert 'title="25.0% of the limit"' in html
+
+
+def test_suspect_call_sites_show_their_stack_as_the_text_output_prints_it(tmp_path):
+    out = tmp_path / "x86.html"
+    dumpscan("analyze", DUMPS / "win81-x86-verifier.dmp", "-s", SYMBOLS, "-q", "--format", "html", "-o", out)
+    text = dumpscan("analyze", DUMPS / "win81-x86-verifier.dmp", "-s", SYMBOLS, "-q")  # the leak report
+    stacks = re.findall(r'<pre class="stack">([^<]*)</pre>', out.read_text())
+    assert stacks and stacks[0].startswith("81530238 nt!XdvExAllocatePoolInternal+0x17\n")
+    assert "\n".join(" " * 12 + line for line in stacks[0].split("\n")) in text

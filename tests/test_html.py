@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.metadata import version
 
 import pytest
 from click.testing import CliRunner
@@ -190,3 +191,24 @@ def test_suspect_call_sites_show_their_stack_as_the_text_output_prints_it(tmp_pa
     stacks = re.findall(r'<pre class="stack">([^<]*)</pre>', out.read_text())
     assert stacks and stacks[0].startswith("81530238 nt!XdvExAllocatePoolInternal+0x17\n")
     assert "\n".join(" " * 12 + line for line in stacks[0].split("\n")) in text
+
+
+def test_the_charting_script_is_bundled_once_and_kept_in_the_users_cache(tmp_path, monkeypatch):
+    import vl_convert
+
+    from dumpscan.report import render_html
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    render_html.vega_javascript.cache_clear()
+    script = render_html.vega_javascript()
+    assert "window.vegaEmbed" in script and "</script" not in script.lower()
+    assert [p.name for p in (tmp_path / "dumpscan").iterdir()] == [
+        f"vega-bundle-{version('vl-convert-python')}.js"]
+
+    def no_bundling():
+        raise AssertionError("bundled again")
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", no_bundling)
+    render_html.vega_javascript.cache_clear()
+    assert render_html.vega_javascript() == script
+    render_html.vega_javascript.cache_clear()

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ..analysis.leaks import display_tag, format_address, format_duration, human_bytes
@@ -56,10 +58,28 @@ named flat column."""
 @functools.lru_cache(maxsize=1)
 def vega_javascript() -> str:
     """vega, vega-lite and vega-embed as one script (``window.vegaEmbed``), from the
-    installed ``vl-convert-python`` (bundled once per process: a few seconds)."""
+    installed ``vl-convert-python``. Bundling takes seconds, so the script is kept in the
+    user's cache (``$XDG_CACHE_HOME/dumpscan``, else ``~/.cache/dumpscan``), one file per
+    vl-convert-python version; an unwritable cache only costs the time."""
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dumpscan" / \
+        f"vega-bundle-{version('vl-convert-python')}.js"
+    try:
+        return cache.read_text(encoding="utf-8")
+    except OSError:
+        pass
     import vl_convert
 
-    return _inline_script(vl_convert.javascript_bundle())
+    script = _inline_script(vl_convert.javascript_bundle())
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        partial.write_text(script, encoding="utf-8")
+        partial.replace(cache)  # whole or absent, even with concurrent writers
+    except OSError:
+        pass
+    return script
 
 
 def _asset(name: str) -> str:

@@ -31,7 +31,7 @@ from ..views import VIEWS, Query
 from ..views.format import cell, number, size
 from ..views.model import Table, View, flat_rows
 
-MAX_ROWS = 20_000
+MAX_ROWS = 10_000
 """Rows of one table a page embeds (in the view's order); the rest are named, with the
 command that lists them all. Keeps a page of a big dump to a few megabytes."""
 

@@ -81,11 +81,11 @@
     });
     thead.append(tr);
     table.append(thead, tbody);
-    holder.append(controls, table);
     if (t.shown < t.total) {
-      holder.append(el("p", { class: "note" }, "Listing " + t.shown + " of " + t.total +
+      holder.append(el("p", { class: "note", "data-role": "cut" }, "Listing " + t.shown + " of " + t.total +
         " rows (the first in the view's order); every row: " + t.more + "."));
     }
+    holder.append(controls, table);
 
     function sortBy(col, th) {
       state.sortDir = state.sortCol === col ? -state.sortDir : (NUMERIC.has(t.columns[col].kind) ? -1 : 1);

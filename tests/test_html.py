@@ -38,7 +38,8 @@ def flat(rows: list[dict], depth: int) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "children"} for row in rows]
 
 
-@pytest.mark.parametrize("view", ["pooltags", "drivers", "callsites", "verifier", "bigpool", "verifierstats"])
+@pytest.mark.parametrize("view", ["pooltags", "drivers", "callsites", "verifier", "bigpool", "verifierstats",
+                                  "hittag"])
 def test_report_tables_hold_the_numbers_of_format_json(built, view):
     data = page_data(built["report"].read_text())
     expected = flat(json_rows("analyze", SINGLE, "-s", SYMBOLS, "-q", "--format", "json", "--section", view),
@@ -212,3 +213,12 @@ def test_the_charting_script_is_bundled_once_and_kept_in_the_users_cache(tmp_pat
     render_html.vega_javascript.cache_clear()
     assert render_html.vega_javascript() == script
     render_html.vega_javascript.cache_clear()
+
+
+def test_the_poolhittag_break_and_its_stack(tmp_path):
+    out = tmp_path / "win7.html"
+    dumpscan("analyze", DUMPS / "win7-x64-poolhittag.dmp", "-s", SYMBOLS, "-q", "--format", "html", "-o", out)
+    table = page_data(out.read_text())["tables"]["hittag"]
+    assert table["text"]["tag"] == ["Lea2"] and table["text"]["address"] == ["fffff800`01632b26"]
+    stack = [table["frames"][i] for i in table["stacks"][0]]
+    assert stack[4] == "fffff880`01551634 myfault!PoolLeak+0x24" and len(stack) == 9

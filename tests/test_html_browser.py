@@ -120,7 +120,8 @@ def test_report_page(browser, built, tmp_path):
     big = page.locator("div[data-table='bigpool'] input[data-role=search]")
     big.fill("Leak")
     assert set(opened.column("bigpool", "Tag")) == {"Leak"} and len(opened.column("bigpool", "Tag")) == 10
-    assert page.locator("table.data tbody tr").count() <= 50 * 8  # pages, never every row in the DOM
+    tables = page.locator("table.data").count()
+    assert page.locator("table.data tbody tr").count() <= 50 * tables + 1  # pages, never every row in the DOM
 
 
 def test_diff_series_and_archive_pages(browser, built, tmp_path):

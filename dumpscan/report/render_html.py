@@ -45,7 +45,7 @@ TEXT_KINDS = frozenset({"address", "hex", "tag", "bool", "list"})
 """Column kinds whose text (``cell(..., "text")``) is not what the page's script prints
 for the JSON value (``String(v)``; floats ``toFixed(1)``): their text is embedded."""
 
-FRAME_VIEWS = {"callsites": None, "history": "frames"}
+FRAME_VIEWS = {"callsites": None, "history": "frames", "hittag": None}
 """Views whose rows' children are stack frames: the page shows them as the text output
 prints them (``address symbol`` per line, behind a row's expander), in place of the
 named flat column."""
@@ -394,8 +394,8 @@ def _suspects(page: Page, table: Table) -> list[dict]:
 
 def report_page(report: Mapping, query: Query | None = None) -> str:
     """One dump's page: the investigation header and warnings, the suspects with links to
-    their rows, the charts, and the tables (``!poolused``, verified drivers, call sites,
-    ``!verifier 3``, ``!verifier 80``, big pool, verifier statistics), all under
+    their rows, the charts, and the tables (PoolHitTag, ``!poolused``, verified drivers,
+    call sites, ``!verifier 3``, ``!verifier 80``, big pool, verifier statistics), all under
     ``query``'s filters."""
     from ..analysis.leaks import analyze, report_label
     from .render_text import coverage_lines, exit_line
@@ -413,7 +413,7 @@ def report_page(report: Mapping, query: Query | None = None) -> str:
                           [*(report.get("warnings") or []), *(leaks.get("warnings") or [])]])
 
     tables = {name: VIEWS[name].table(report, query) for name in
-              ("pooltags", "drivers", "callsites", "verifier", "bigpool", "verifierstats")}
+              ("pooltags", "drivers", "callsites", "verifier", "bigpool", "verifierstats", "hittag")}
     records = len(((report.get("verifier") or {}) if isinstance(report.get("verifier"), dict) else {})
                   .get("trace_log") or [])
     shown = query.top or max(1, min(records, MAX_ROWS))
@@ -440,7 +440,7 @@ def report_page(report: Mapping, query: Query | None = None) -> str:
     ])
 
     suspects = VIEWS["suspects"].table(report, replace(query, top=None, sort=None, suspects_only=True))
-    for name in ("pooltags", "drivers", "callsites", "verifier", "history", "bigpool", "verifierstats"):
+    for name in ("hittag", "pooltags", "drivers", "callsites", "verifier", "history", "bigpool", "verifierstats"):
         page.add_table(tables[name])
     page.suspects = _suspects(page, suspects)
     page.no_suspects = "None: no tag, call site or driver exceeds the thresholds." + \

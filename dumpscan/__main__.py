@@ -1,4 +1,4 @@
 """``python -m dumpscan``: the ``dumpscan`` command."""
-from .cli import main
+from .commands import main
 
 main(prog_name="dumpscan")

@@ -24,8 +24,6 @@ from typing import NoReturn
 import click
 
 from . import __version__
-from .cli_archive import ARCHIVE_COMMANDS
-from .symbols.finder import SYMBOLS_ENV, default_symbol_dirs as symbol_dirs
 from .views import FILTERS, OPTIONS, VIEWS, OptionError, Query
 
 EXIT_OK, EXIT_SUSPECT, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -34,6 +32,7 @@ EXIT_HELP = ("Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the
              "(the others were).")
 SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history", "poolleak": "suspects"}  # plugin names
 SECTIONS = ("report", *VIEWS, *SECTION_ALIASES, "all")
+SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
 SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
                 f"Default: ${SYMBOLS_ENV} (a {os.pathsep!r}-separated list) if set, else ./symbols.")
 
@@ -46,6 +45,15 @@ def one_line_error(exc: BaseException) -> str:
     from .analysis.batch import one_line_error as one_line
 
     return one_line(exc)
+
+
+def symbol_dirs(given: Sequence[Path]) -> list[Path]:
+    """-s directories, else $DUMPSCAN_SYMBOLS (os.pathsep-separated), else ./symbols."""
+    if given:
+        return [Path(p) for p in given]
+    env = os.environ.get(SYMBOLS_ENV, "")
+    dirs = [Path(p) for p in env.split(os.pathsep) if p.strip()]
+    return dirs or [Path("symbols")]
 
 
 def error(path, message: str) -> None:
@@ -652,10 +660,6 @@ def archive_report(db: Path, out: Path, **filters) -> None:
     finally:
         conn.close()
     emit(text, out)
-
-
-for _command in ARCHIVE_COMMANDS:  # scan, query, export (dumpscan/cli_archive.py)
-    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

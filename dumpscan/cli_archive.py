@@ -1,5 +1,5 @@
-"""The archive commands of ``dumpscan``: ``scan``, ``query``, ``export`` (registered on the
-main group by dumpscan/cli.py; this module imports nothing of it, and the engine only when
+"""The archive commands of ``dumpscan``: ``scan``, ``query``, ``export`` (added to the main
+group by dumpscan/commands.py; options from dumpscan/cli.py, the engine imported only when
 a command runs).
 
 Exit status: 0 done (dumps that could not be analyzed are rows of the index, not a
@@ -15,15 +15,14 @@ from pathlib import Path
 
 import click
 
+from .archive.limits import Limits
 from .archive.queries import QUERIES
+from .cli import symbol_dirs, symbols_option, view_option
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 DEFAULT_TIMEOUT = 900.0
 DEFAULT_MAX_MEMORY = "8G"
-DEFAULT_TMP_QUOTA = "8G"
-DEFAULT_MAX_RATIO = 1000.0
 QUERY_FORMATS = ("text", "csv", "json")
-UNLIMITED_WIDTH = 100_000  # a row is one line, however long (pipe it to less -S)
 
 
 def parse_size(text: str) -> int:
@@ -53,17 +52,6 @@ def _open(db: Path, read_only: bool):
         _fail(str(exc))
 
 
-def _view_option(name: str):
-    """A click option from the views' declaration of the option (dumpscan.views.options)."""
-    from .views.options import OPTIONS
-
-    option = OPTIONS[name]
-    multiple = option.kind in ("patterns", "pairs")
-    kind = int if option.kind == "int" else str
-    return click.option(option.flag, option.name, multiple=multiple, type=kind, metavar=option.metavar,
-                        default=None, help=option.help)
-
-
 # --------------------------------------------------------------------------------------
 # scan
 
@@ -72,11 +60,9 @@ def _view_option(name: str):
 @click.argument("archives", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The index (an SQLite file; created if absent).")
-@click.option("-s", "--symbols", "symbols", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Symbol directory, as for 'analyze' (default: $DUMPSCAN_SYMBOLS, else ./symbols); "
-                   "repeatable. With --scheduler, the workers must see it at the same path.")
-@_view_option("pooltag")
-@_view_option("threshold")
+@symbols_option
+@view_option("pooltag")
+@view_option("threshold")
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Local worker processes (default: one per CPU; 0 = analyze in this process, "
                    "without --timeout/--max-memory).")
@@ -90,9 +76,9 @@ def _view_option(name: str):
 @click.option("--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where dumps inside containers are streamed for their analysis (default: the "
                    "system's temporary folder; never next to the archive).")
-@_size_option("--tmp-quota", DEFAULT_TMP_QUOTA,
+@_size_option("--tmp-quota", f"{Limits.quota >> 30}G",
               "Disk space one extracted dump may take (each worker extracts one at a time).")
-@click.option("--max-ratio", type=click.FloatRange(min=1), default=DEFAULT_MAX_RATIO, show_default=True,
+@click.option("--max-ratio", type=click.FloatRange(min=1), default=Limits.max_ratio, show_default=True,
               help="Refuse a member that expands to more than this many times its container's size "
                    "(past 64 MiB): a decompression bomb.")
 @click.option("--machine-pattern", metavar="REGEX",
@@ -111,11 +97,9 @@ def scan_command(archives: tuple[Path, ...], db: Path, symbols: tuple[Path, ...]
     symbol table that has appeared since. Interrupt it at any time: the next run goes on.
     Query the index with 'dumpscan query', export it with 'dumpscan export'.
     """
-    from .archive.containers import Limits
     from .archive.discover import MachinePattern
     from .archive.scan import Runner, scan
     from .archive.worker import Settings
-    from .symbols.finder import default_symbol_dirs
     from .views.options import OptionError, Query
 
     try:
@@ -128,7 +112,7 @@ def scan_command(archives: tuple[Path, ...], db: Path, symbols: tuple[Path, ...]
     missing = [str(a) for a in archives if not os.path.exists(a)]
     if missing:
         _fail(f"{missing[0]}: no such file or directory")
-    settings = Settings(symbol_dirs=tuple(os.path.abspath(d) for d in default_symbol_dirs(symbols)),
+    settings = Settings(symbol_dirs=tuple(os.path.abspath(d) for d in symbol_dirs(symbols)),
                         pooltag=os.path.abspath(pooltag) if pooltag else None,
                         thresholds=thresholds.as_dict(),
                         tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None,
@@ -155,11 +139,11 @@ def scan_command(archives: tuple[Path, ...], db: Path, symbols: tuple[Path, ...]
 @click.argument("name", required=False, type=click.Choice(list(QUERIES)))
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The index.")
 @click.option("--sql", metavar="SELECT...", help="Run this read-only SQL instead of a named query.")
-@_view_option("tag")
-@_view_option("driver")
-@_view_option("min_bytes")
-@_view_option("top")
-@_view_option("threshold")
+@view_option("tag")
+@view_option("driver")
+@view_option("min_bytes")
+@view_option("top")
+@view_option("threshold")
 @click.option("--machine", help="growth: only this machine.")
 @click.option("--format", "output_format", type=click.Choice(QUERY_FORMATS), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
@@ -202,50 +186,28 @@ def query_command(name: str | None, db: Path, sql: str | None, tag, driver, min_
         click.echo(text, nl=False)
     else:
         out.write_text(text)
-    for note in table.notes:
-        click.echo(f"dumpscan: {note}", err=True)
+    if output_format != "text":
+        for note in table.notes:
+            click.echo(f"dumpscan: {note}", err=True)
 
 
 def render(table, output_format: str) -> str:
-    """A query's table in the chosen format (the views' front ends)."""
+    """A query's table in the chosen format (the views' front ends; text shows the notes
+    after the table)."""
+    if output_format == "text":
+        from .report.render_text import render_table
+
+        return render_table(table)
     if output_format == "csv":
         from .report.render_csv import CsvFrontend
 
         frontend = CsvFrontend()
-    elif output_format == "json":
+    else:
         from .report.render_json import JsonFrontend
 
         frontend = JsonFrontend()
-    else:
-        return text_table(table)
     frontend.add(table)
     return frontend.finish()
-
-
-def text_table(table) -> str:
-    """A view as a plain text table for a terminal (rich), headings from the columns."""
-    import io
-
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table as RichTable
-
-    from .views.format import cell
-    from .views.model import flat_rows
-
-    columns = table.view.flat_columns()
-    grid = RichTable(box=box.SIMPLE_HEAD, title=table.view.title, title_justify="left", pad_edge=False)
-    for column in columns:
-        grid.add_column(column.heading, justify="right" if column.kind in ("int", "bytes", "float") else "left",
-                        no_wrap=True)
-    for row in flat_rows(table):
-        grid.add_row(*[str(cell(c, row.values.get(c.name), "text", table.arch)) for c in columns])
-    buffer = io.StringIO()
-    Console(file=buffer, width=UNLIMITED_WIDTH, no_color=True, highlight=False).print(grid)
-    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
-    if not table.rows:
-        lines.append("(no rows)")
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from dumpscan.cli import main
+from dumpscan.commands import main
 
 from conftest import DUMPS, SYMBOLS
 

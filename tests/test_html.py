@@ -10,7 +10,7 @@ from importlib.metadata import version
 import pytest
 from click.testing import CliRunner
 
-from dumpscan.cli import main
+from dumpscan.commands import main
 from dumpscan.report.render_html import MAX_ROWS, embed_json, size_classes, table_data
 from dumpscan.views import VIEWS, Query
 

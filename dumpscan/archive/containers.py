@@ -28,9 +28,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .discover import SNIFF_BYTES, sniff
+from .limits import Limits
 
 ARCHIVE_KINDS = ("zip", "7z", "cab", "tar")
 STREAM_KINDS = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}
@@ -53,12 +54,6 @@ class Member:
     name: str
     size: int | None       # declared size (None: unknown until streamed)
     mtime_ns: int | None
-
-
-@dataclass(frozen=True)
-class Limits:
-    quota: int            # bytes one extracted member may take on disk
-    max_ratio: float      # expanded / container size
 
 
 def unsafe_name(name: str) -> str | None:

@@ -26,8 +26,8 @@ class IndexSource(Mapping):
     machine: str | None = None
 
     def __getitem__(self, key):
-        if key not in ("conn", "machine"):  # a Mapping: .get("dump") is None, not an error
-            raise KeyError(key)
+        if key not in ("conn", "machine"):
+            raise KeyError(key)  # a report's keys (``dump``, ...): an index has none
         return getattr(self, key)
 
     def __iter__(self):
@@ -235,7 +235,7 @@ def _growth(source: IndexSource, query: Query) -> Table:
                              "growth_bytes": grower["growth_bytes"], "growth_count": grower["growth_count"],
                              "bytes_per_hour": grower["bytes_per_hour"], "strict": grower["strict"]}))
     rows.sort(key=lambda r: (-r.values["growth_bytes"], r.values["machine"], r.values["tag"]))
-    return Table(GROWTH, rows[:query.top] if query.top else rows, notes=notes)
+    return Table(GROWTH, rows[:query.top or DEFAULT_TOP], notes=notes)
 
 
 GROWTH = View(

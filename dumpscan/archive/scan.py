@@ -44,7 +44,7 @@ class Summary:
     analyzed: int = 0
     unchanged: int = 0
     retried: int = 0
-    not_done: int = 0
+    not_done: int | None = None  # when interrupted: inputs planned but not finished
     interrupted: bool = False
     seconds: float = 0.0
     totals: dict[str, int] = field(default_factory=dict)  # the index afterwards, by status
@@ -55,8 +55,10 @@ class Summary:
                  + (f", {self.retried} retried now that their symbols exist" if self.retried else "")
                  + f" in {self.seconds:.1f} s"]
         if self.interrupted:
-            lines.append(f"interrupted: {self.not_done} inputs not done; run the same command again "
-                         "to finish (the index holds every dump finished so far)")
+            what = f"{self.not_done} inputs not done" if self.not_done is not None else \
+                "while walking the archive, nothing analyzed"
+            lines.append(f"interrupted: {what}; run the same command again to finish (the index "
+                         "holds every dump finished so far)")
         totals = ", ".join(f"{self.totals[s]} {s}" for s in index.STATUSES if self.totals.get(s))
         lines.append(f"index: {sum(self.totals.values())} dumps ({totals or 'none'})")
         return lines
@@ -74,8 +76,11 @@ class _Known:
                         conn.execute("SELECT path, member, size, mtime_ns FROM skipped")}
         self.containers = {p: (k, s, t, n) for p, k, s, t, n in
                            conn.execute("SELECT path, kind, size, mtime_ns, members FROM containers")}
-        self.members_of: dict[str, int] = Counter(p for p, m in list(self.dumps) + list(self.skipped)
-                                                  if m is not None)
+        self.members: dict[str, list[tuple[str, tuple]]] = {}  # container path -> its recorded dumps
+        for (path, member), entry in self.dumps.items():
+            if member is not None:
+                self.members.setdefault(path, []).append((member, entry))
+        self.skipped_of = Counter(path for path, _ in self.skipped)
 
 
 def plan(conn: sqlite3.Connection, roots: Iterable[Path], settings: Settings, machines: MachinePattern,
@@ -129,15 +134,11 @@ def _plan_container(conn, result: Plan, known: _Known, found: Found, machines: M
     path = str(found.path)
     stored = known.containers.get(path)
     if (stored is not None and not rescan and stored[1:3] == (found.size, found.mtime_ns)
-            and known.members_of.get(path, 0) >= stored[3]):
+            and len(known.members.get(path, ())) + known.skipped_of[path] >= stored[3]):
         # unchanged and complete: only 'needs-symbols' retries among its members
-        for (p, member), entry in known.dumps.items():
-            if p == path and member is not None:
-                consider(Job(path, member, stored[0], entry[1], entry[2], entry[8], found.size),
-                         (entry[1], entry[2]))
-        for key in known.skipped:
-            if key[0] == path:
-                result.unchanged += 1
+        for member, entry in known.members.get(path, ()):
+            consider(Job(path, member, stored[0], entry[1], entry[2], entry[8], found.size), (entry[1], entry[2]))
+        result.unchanged += known.skipped_of[path]
         return
     try:
         members = list_members(found.path, found.kind)
@@ -223,7 +224,12 @@ def scan(conn: sqlite3.Connection, roots: list[Path], settings: Settings, runner
     """Scan ``roots`` into the index ``conn``; ``report`` gets one line per problem dump."""
     start = time.monotonic()
     summary = Summary()
-    work = plan(conn, roots, settings, machines or MachinePattern(), rescan)
+    try:
+        work = plan(conn, roots, settings, machines or MachinePattern(), rescan)
+    except KeyboardInterrupt:  # while walking the archive: nothing analyzed yet
+        summary.interrupted, summary.seconds = True, time.monotonic() - start
+        summary.totals = _totals(conn)
+        return summary
     summary.unchanged, summary.retried = work.unchanged, work.retried
     meter = Progress(len(work.jobs) + len(work.decided), enabled=progress)
     remaining = len(work.jobs) + len(work.decided)
@@ -256,8 +262,12 @@ def scan(conn: sqlite3.Connection, roots: list[Path], settings: Settings, runner
     finally:
         meter.close()
     summary.seconds = time.monotonic() - start
-    summary.totals = dict(conn.execute("SELECT status, count(*) FROM dumps GROUP BY status").fetchall())
+    summary.totals = _totals(conn)
     return summary
+
+
+def _totals(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT status, count(*) FROM dumps GROUP BY status").fetchall())
 
 
 def _dask_results(address: str, jobs: list[Job], function: Callable[[Job], dict],

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ..analysis.batch import one_line_error
 from . import rows as R
-from .containers import Limits, member_blocks, private_folder, read_head, stream_to_file
+from .containers import member_blocks, private_folder, read_head, stream_to_file
+from .limits import Limits
 from .discover import HEADER_BYTES, header_facts, named_like_a_dump, not_a_dump_message, sniff
 from .fingerprint import HeadHasher, file_fingerprint
 from .index import dump_id
@@ -55,7 +56,7 @@ class Settings:
     pooltag: str | None = None
     thresholds: dict = field(default_factory=dict)
     tmp_dir: str | None = None
-    limits: Limits = Limits(quota=4 << 30, max_ratio=1000.0)
+    limits: Limits = Limits()
 
 
 def base_row(job: Job) -> dict:

@@ -9,25 +9,12 @@ directory given as ``/``, costs one folder listing, not a read of every table.
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from .isf import SymbolTable, SymbolTableError, load_symbol_table
 from .pe import PdbIdentity
 
 SUFFIXES = (".json.xz", ".json", ".json.gz", ".json.bz2")
-SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
-
-
-def default_symbol_dirs(given: Sequence[str | os.PathLike] = ()) -> list[Path]:
-    """The symbol directories to search: ``given`` (-s), else $DUMPSCAN_SYMBOLS
-    (os.pathsep-separated), else ./symbols."""
-    if given:
-        return [Path(p) for p in given]
-    env = os.environ.get(SYMBOLS_ENV, "")
-    dirs = [Path(p) for p in env.split(os.pathsep) if p.strip()]
-    return dirs or [Path("symbols")]
 
 
 class MissingSymbols(SymbolTableError):

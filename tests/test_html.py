@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from dumpscan.commands import main
-from dumpscan.report.render_html import MAX_ROWS, embed_json, size_classes, table_data
+from dumpscan.report.html.charts import size_classes
+from dumpscan.report.render_html import MAX_ROWS, embed_json, table_data
 from dumpscan.views import VIEWS, Query
 
 from conftest import DUMPS, SYMBOLS

@@ -269,7 +269,7 @@ def symbols_option(f):
 
 
 def out_option(f):
-    return click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+    return click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
                         help="Write the output to this file instead of stdout.")(f)
 
 
@@ -293,6 +293,13 @@ def fail_option(f):
 def format_option(f):
     return click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
                         show_default=True)(f)
+
+
+def page_format_option(f):
+    """--format with html: a self-contained page (diff, series)."""
+    return click.option("--format", "output_format", type=click.Choice(["text", "json", "csv", "html"]),
+                        default="text", show_default=True,
+                        help="html: one self-contained page with charts and tables (give -o FILE).")(f)
 
 
 class OneLineErrors(click.Group):
@@ -409,10 +416,11 @@ def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Pat
 @main.command(epilog=EXIT_HELP)
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv", "html"]), default="text",
               show_default=True,
               help="json: without --section, the complete dumpscan.report/1 document with its 'leaks' "
-                   "section (an array for several dumps); with --section, that view's rows.")
+                   "section (an array for several dumps); with --section, that view's rows. html: one "
+                   "self-contained page per dump with charts and every table (one dump; give -o FILE).")
 @click.option("--section", type=click.Choice(SECTIONS), default=None,
               help="What to show: report (the leak report; default; in CSV its suspects), "
                    + ", ".join(f"{v.name} ({v.title})" if v.title != v.name else v.name for v in VIEWS.values())
@@ -440,9 +448,11 @@ def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: s
     if section is None:
         section = "history" if query.address is not None else "report"
     section = SECTION_ALIASES.get(section, section)
-    if output_format != "text" and section == "all":
+    if output_format not in ("text", "html") and section == "all":
         raise click.UsageError(f"--format {output_format} takes one --section (not all)")
     paths = expand(list(dumps))
+    if output_format == "html" and len(paths) != 1:
+        raise click.UsageError("--format html makes a page of one dump (give one dump file)")
     run = Run(paths, symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base, timeout)
     frontend = _frontend(output_format, section)
     many = len(paths) > 1
@@ -497,6 +507,8 @@ class _Texts:
 
 
 def _frontend(output_format: str, section: str):
+    if output_format == "html":
+        return _Page()
     if output_format == "json":
         if section == "report":
             return _Documents()
@@ -514,8 +526,26 @@ def _frontend(output_format: str, section: str):
     return TextFrontend()
 
 
+class _Page:
+    """--format html: the page of one dump (every view; --section does not apply)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def add(self, report: dict, query: Query) -> None:
+        from .report.render_html import report_page
+
+        self.text = report_page(report, query)
+
+    def finish(self) -> str:
+        return self.text
+
+
 def _render(frontend, report: dict, section: str, query: Query, label: str, many: bool) -> None:
     """Add one dump's ``section`` to the front end."""
+    if isinstance(frontend, _Page):
+        frontend.add(report, query)
+        return
     if isinstance(frontend, _Documents):
         frontend.add(report, many)
         return
@@ -546,7 +576,7 @@ def _render(frontend, report: dict, section: str, query: Query, label: str, many
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @symbols_option
-@format_option
+@page_format_option
 @view_options("top", "pooltag", "threshold", "dtb", "kernel_base")
 @fail_option
 @out_option
@@ -573,6 +603,10 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
     run.warn(Path(f"{old} -> {new}"), result.get("warnings"))
     if output_format == "json":
         text = _json(result)
+    elif output_format == "html":
+        from .report.render_html import diff_page
+
+        text = diff_page(result, Query(top=top))
     elif output_format == "csv":
         text = diff_csv(result)
     else:
@@ -584,7 +618,7 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
 @main.command(epilog=EXIT_HELP)
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
-@format_option
+@page_format_option
 @view_options("top", "pooltag", "threshold", "dtb", "kernel_base")
 @fail_option
 @out_option
@@ -608,6 +642,10 @@ def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: st
                         thresholds=thresholds)
     if output_format == "json":
         text = _json(result)
+    elif output_format == "html":
+        from .report.render_html import series_page
+
+        text = series_page(result, Query(top=top))
     elif output_format == "csv":
         text = series_csv(result)
     else:
@@ -760,5 +798,29 @@ def vol(print_plugin_dir: bool, args: tuple[str, ...]) -> None:
     run_volatility(args)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+# --------------------------------------------------------------------------------------
+# report (an archive index as HTML)
+
+
+@main.command("report")
+@click.option("--db", "db", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The archive index (dumpscan scan --db).")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The page to write (HTML).")
+@view_options("tag", "driver", "min_bytes", "top")
+def archive_report(db: Path, out: Path, **filters) -> None:
+    """The archive's page: one self-contained HTML file with the fleet's top tags and top
+    suspect drivers, dumps per kernel build, errors, per-machine growth and missing symbols."""
+    from .archive.index import IndexUnusable, open_index
+    from .report.render_html import archive_page
+
+    query = query_from(filters)
+    try:
+        conn = open_index(db, read_only=True)
+    except IndexUnusable as exc:
+        usage_error(str(exc))
+    try:
+        text = archive_page(conn, str(db), query)
+    finally:
+        conn.close()
+    emit(text, out)

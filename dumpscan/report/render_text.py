@@ -421,10 +421,10 @@ _HEADER_SHOWN = frozenset({
     "nonpaged_pool", "warnings"})
 
 
-def _header_lines(report: Mapping) -> list[str]:
-    """One line per fact, each once: dump, machine and dump type, kernel, symbol table,
-    crash time, uptime, bug check, pages, pool in use, PoolHitTag, Driver Verifier, then
-    the engine's other scalar extras."""
+def header_facts(report: Mapping) -> list[tuple[str, str]]:
+    """(label, value) per fact, each once: dump, machine and dump type, kernel, symbol
+    table, crash time, uptime, bug check, pages, pool in use, PoolHitTag, Driver Verifier,
+    then the engine's other scalar extras."""
     header = report_header(report)
     kernel = report.get("kernel") or {}
     dump = report.get("dump") or {}
@@ -488,6 +488,12 @@ def _header_lines(report: Mapping) -> list[str]:
         if key in _HEADER_SHOWN or isinstance(value, (dict, list)) or value in (None, ""):
             continue
         lines.append((key.replace("_", " ").capitalize(), _scalar(value)))
+    return lines
+
+
+def _header_lines(report: Mapping) -> list[str]:
+    """The header facts as aligned ``Label : value`` lines."""
+    lines = header_facts(report)
     width = max(len(label) for label, _ in lines) if lines else 0
     return [f"{label:<{width}} : {value}" for label, value in lines]
 
@@ -512,7 +518,7 @@ def _coverage_value(key: str, value, arch: str) -> str:
     return _scalar(value)
 
 
-def _coverage_lines(coverage: Mapping, arch: str) -> list[str]:
+def coverage_lines(coverage: Mapping, arch: str) -> list[str]:
     """The engine's ``coverage``: one line per table read (entries read of expected, absent,
     zero-filled, at its address), then one line per other figure."""
     out = []
@@ -648,7 +654,7 @@ def render_leak_report(report: Mapping, query: Query | None = None, *,
     coverage = report.get("coverage")
     if isinstance(coverage, dict) and coverage:
         out += _section("Coverage")
-        out += _coverage_lines(coverage, arch)
+        out += coverage_lines(coverage, arch)
     verdict = exit_line(leaks)
     if verdict:
         out += ["", verdict]

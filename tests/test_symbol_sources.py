@@ -121,7 +121,7 @@ def test_a_member_missing_from_a_pack_is_one_line(locations):
 
 # -- the CLI ---------------------------------------------------------------------------
 def dumpscan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dumpscan.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "dumpscan", *args], capture_output=True, text=True,
                           timeout=300, cwd=cwd)
 
 

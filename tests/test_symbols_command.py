@@ -31,7 +31,7 @@ CONTOSO = DUMPS / "win10-x64-verifier-full.dmp"  # contoso.sys allocates; its ta
 
 
 def dumpscan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dumpscan.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "dumpscan", *map(str, args)], capture_output=True,
                           text=True, timeout=300)
 
 

@@ -116,7 +116,7 @@ def test_dumpscan_vol_in_this_environment_equals_vol_p_plugins(vol_cache):
     """The same without a wheel: `dumpscan vol` from the checkout's environment."""
     args = ["-q", "--offline", "--cache-path", vol_cache, "-r", "json", "-s", SYMBOLS, "-f", X86,
             "windows.poolleak"]
-    via_dumpscan = run([sys.executable, "-m", "dumpscan.cli", "vol", *args], cwd=ROOT)
+    via_dumpscan = run([sys.executable, "-m", "dumpscan", "vol", *args], cwd=ROOT)
     expected = run_vol(X86, "windows.poolleak", plugins=True, cache=vol_cache)
     assert expected.returncode == 0, expected.stderr[-2000:]
     assert poolleak_rows(via_dumpscan) == json.loads(expected.stdout)

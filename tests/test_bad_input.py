@@ -672,14 +672,16 @@ def test_shifted_trace_log_pointer_is_named(tmp_path):
     cli_report(target)
 
 
-@pytest.mark.parametrize("name", [VERIFIER, "win7-x64-poolhittag"])
-def test_absurd_dll_base_loses_only_its_module(tmp_path, name):
+@pytest.mark.parametrize("name, victim", [(VERIFIER, -1), (VERIFIER, 0), ("win7-x64-poolhittag", -1)],
+                         ids=["verifier-last-module", "verifier-kernel", "poolhittag-last-module"])
+def test_absurd_dll_base_loses_only_its_module(tmp_path, name, victim):
     """DllBase 2^64-1 in one loader entry: that module is skipped with a warning; every other
-    caller still symbolizes, and the PoolHitTag break keeps its caller chain."""
+    caller still symbolizes, the PoolHitTag break keeps its caller chain, and (the kernel's
+    entry lost) the trace log is not dropped for frames outside the modules left."""
     where = located(name)
     view = where.view
     modules = read_modules(view).modules
-    victim = modules[-1]
+    victim = modules[victim]
     offset, _ = member(view, "_KLDR_DATA_TABLE_ENTRY" if view.has_type("_KLDR_DATA_TABLE_ENTRY")
                        else "_LDR_DATA_TABLE_ENTRY", "DllBase")
     target = corrupt(tmp_path, where.path, [(where.offset(victim.entry + offset), le(2**64 - 1))])
@@ -690,6 +692,8 @@ def test_absurd_dll_base_loses_only_its_module(tmp_path, name):
     full = json.loads(original(name))
     assert report["modules"] == [m for m in full["modules"] if m["base"] != victim.base]
     if name == VERIFIER:
+        assert [(r["address"], r["size"], r["stack"]) for r in report["verifier"]["trace_log"]] == \
+            [(r["address"], r["size"], r["stack"]) for r in full["verifier"]["trace_log"]]
         kept = [d for d in full["verifier"]["drivers"] if d["name"] != victim.name]
         got = [d for d in report["verifier"]["drivers"] if d["name"] != victim.name]
         assert [a["caller_symbol"] for d in got for a in d["allocations"]] == \

@@ -121,11 +121,14 @@ def table_pages(name: str) -> tuple[int, ...]:
     return tuple(sorted(pages))
 
 
+def edge_values(width: int) -> list[int]:
+    """The extreme values of an unsigned field ``width`` bytes wide."""
+    top = (1 << 8 * width) - 1
+    return sorted({0, 1, 0x1000 & top, top >> 1, (top >> 1) + 1, top - 1, top})
+
+
 def extreme(width: int):
-    bits = 8 * width
-    return st.one_of(st.sampled_from([0, 1, 0x1000, (1 << (bits - 1)) - 1, 1 << (bits - 1),
-                                      (1 << bits) - 2, (1 << bits) - 1]),
-                     st.integers(0, (1 << bits) - 1))
+    return st.one_of(st.sampled_from(edge_values(width)), st.integers(0, (1 << 8 * width) - 1))
 
 
 @st.composite
@@ -191,3 +194,6 @@ def test_fuzz_strategies_reach_their_targets():
     assert len(table_pages("win10-x64-verifier-bitmap")) >= 10
     size = (DUMPS / "win81-x86-verifier.dmp").stat().st_size
     assert all(0 < page < size for page in table_pages("win81-x86-verifier"))
+    for width in (1, 2, 4, 8):  # every drawn value fits its field
+        assert all(0 <= v < 1 << 8 * width for v in edge_values(width))
+        assert edge_values(width)[-1] == (1 << 8 * width) - 1

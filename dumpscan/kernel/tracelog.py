@@ -63,7 +63,7 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS,
     """None when the log is off (VfPoolTraces NULL, doc §3.8 [M]).
 
     Every record read must have a trace record's shape (:func:`record_shape`; its first
-    stack frame inside one of ``modules`` when they are given); the others are dropped
+    stack frame inside one of ``modules`` when they include the kernel); the others are dropped
     as rejected, with a warning, and a log most of whose records fail is named as not
     looking like a trace log (a corrupt or shifted VfPoolTraces pointer)."""
     warnings: list[str] = []
@@ -122,8 +122,11 @@ def read_trace_log(view: KernelView, max_records: int = MAX_TRACE_RECORDS,
     keep = slots_read[present] if len(slots) else slots_read
     rejected = 0
     if len(keep):
+        # the pool routines that log are the kernel's: a module list without the kernel
+        # (corrupt) cannot say where a first frame may lie
+        known = modules if any(m.base == view.kernel_base for m in modules) else ()
         plausible = record_shape(view, values["Address"][keep], values["Size"][keep],
-                                 values["Thread"][keep], frames[keep], modules)
+                                 values["Thread"][keep], frames[keep], known)
         if not plausible.all():
             bad = int((~plausible).sum())
             if length > max_records:

@@ -21,7 +21,7 @@ Cells (``dumpscan.views.format``)
 
 The views (:data:`VIEWS`, by name; the command's ``--section`` names)
     ``suspects``, ``pooltags`` (!poolused), ``verifier`` (!verifier 3), ``drivers``,
-    ``verifierstats``, ``history`` (!verifier 80), ``callsites``, ``bigpool``.
+    ``verifierstats``, ``history`` (!verifier 80), ``callsites``, ``bigpool``, ``hittag``.
 
 Rendering a view::
 
@@ -40,13 +40,13 @@ shows it. A new front end: one adapter implementing :class:`Frontend`.
 from __future__ import annotations
 
 from .model import Column, Frontend, LazyRows, Row, Table, View, flat_rows, tree_rows
-from .options import FILTERS, OPTIONS, SORTS, Option, OptionError, Query, parse_address
+from .options import FILTERS, OPTIONS, Option, OptionError, Query
 from .pool import BIGPOOL, POOLTAGS
-from .suspects import CALLSITES, SUSPECTS
+from .suspects import CALLSITES, HITTAG, SUSPECTS
 from .verifier import DRIVERS, HISTORY, VERIFIER, VERIFIERSTATS
 
 VIEWS: dict[str, View] = {view.name: view for view in (
-    SUSPECTS, POOLTAGS, VERIFIER, DRIVERS, VERIFIERSTATS, HISTORY, CALLSITES, BIGPOOL)}
+    SUSPECTS, POOLTAGS, VERIFIER, DRIVERS, VERIFIERSTATS, HISTORY, CALLSITES, BIGPOOL, HITTAG)}
 
 __all__ = ["Column", "Frontend", "LazyRows", "Row", "Table", "View", "flat_rows", "tree_rows",
-           "FILTERS", "OPTIONS", "SORTS", "Option", "OptionError", "Query", "parse_address", "VIEWS"]
+           "FILTERS", "OPTIONS", "Option", "OptionError", "Query", "VIEWS"]

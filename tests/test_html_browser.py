@@ -144,3 +144,16 @@ def test_dump_text_renders_as_text(browser, built, tmp_path):
     assert f"{EVIL_DRIVER}.sys" in opened.column("drivers", "Driver")
     assert page.locator("body script").count() == 3  # the data, vega, the page's script: no injected one
     assert opened.dialogs == []
+
+
+def test_a_cut_table_says_so_and_pages_through_what_it_holds(browser, tmp_path, monkeypatch):
+    from dumpscan.report import render_html
+    from html_pages import evil_report
+
+    monkeypatch.setattr(render_html, "MAX_ROWS", 120)
+    path = tmp_path / "cut.html"
+    path.write_text(render_html.report_page(evil_report()))
+    opened = open_page(browser, path, tmp_path)
+    note = opened.page.locator("div[data-table='pooltags'] [data-role=cut]").inner_text()
+    assert note == "Listing 120 of 267 rows (the first in the view's order); every row: --format csv --section pooltags."
+    assert opened.page.locator("div[data-table='pooltags'] [data-role=page]").inner_text().strip() == "page 1 of 3"

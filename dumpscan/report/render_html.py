@@ -182,18 +182,19 @@ def _title(view: View) -> str:
     return view.title if view.title.startswith("!") else view.title[:1].upper() + view.title[1:]
 
 
-def table_data(table: Table, *, limit: int = MAX_ROWS, more: str = "") -> dict:
+def table_data(table: Table, *, limit: int | None = None, more: str = "") -> dict:
     """One view's table as the page embeds it: its flat columns (name, heading, kind,
     help), the JSON value of every cell (``values``, row by row: the numbers of
     ``--format json``), the text of the columns whose kind prints otherwise (``text``,
-    column by column), and how many rows there are in all. For the views whose children
+    column by column), and how many rows there are in all (listing at most ``limit``, by
+    default :data:`MAX_ROWS`). For the views whose children
     are stack frames: each row's stack (``stacks``: indices into ``frames``, the distinct
     frames in the text output's notation), in place of the flat column that lists them."""
     view, arch = table.view, table.arch
     replaced = FRAME_VIEWS.get(view.name)
     columns = [c for c in view.flat_columns() if c.name != replaced]
     rows = list(flat_rows(table))
-    total, rows = len(rows), rows[:limit]
+    total, rows = len(rows), rows[:MAX_ROWS if limit is None else limit]
     data: dict[str, Any] = {
         "title": _title(view), "total": total, "shown": len(rows),
         "more": more or f"--format csv --section {view.name}",

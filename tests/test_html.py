@@ -223,3 +223,13 @@ def test_the_poolhittag_break_and_its_stack(tmp_path):
     assert table["text"]["tag"] == ["Lea2"] and table["text"]["address"] == ["fffff800`01632b26"]
     stack = [table["frames"][i] for i in table["stacks"][0]]
     assert stack[4] == "fffff880`01551634 myfault!PoolLeak+0x24" and len(stack) == 9
+
+
+def test_a_report_without_pool_data_makes_a_page_that_says_so():
+    from dumpscan.report.render_html import report_page
+
+    html = report_page({"header": {"dump": "x.dmp"}, "warnings": ["the dump holds no pool tables"]})
+    data = page_data(html)
+    assert data["charts"] == {} and all(not t["values"] for name, t in data["tables"].items() if name != "hittag")
+    assert html.count("nothing to chart in this dump") == 4
+    assert '<section class="warnings" id="warnings">' in html and "the dump holds no pool tables" in html

@@ -158,15 +158,14 @@ class Page:
         self.tables[key] = table_data(table, more=more)
         self.sections.append(Section(f"s-{key}", _title(table.view), table.view.help, list(table.notes), table=key))
 
-    def add_charts(self, section_id: str, title: str, charts: Sequence[tuple[str, str, dict | None]],
-                   help: str = "") -> None:
+    def add_charts(self, section_id: str, title: str, charts: Sequence[tuple[str, str, dict | None]]) -> None:
         """A section of charts: (id, title, Vega-Lite spec or None: nothing to draw)."""
         drawn = [(key, name, spec) for key, name, spec in charts if spec is not None]
         notes = [f"{name}: nothing to chart in this {'dump' if self.kind == 'report' else self.kind}."
                  for key, name, spec in charts if spec is None]
         for key, _, spec in drawn:
             self.charts[key] = spec
-        self.sections.append(Section(section_id, title, help, notes,
+        self.sections.append(Section(section_id, title, notes=notes,
                                      charts=[{"id": key, "title": name} for key, name, _ in drawn]))
 
     def render(self) -> str:
@@ -187,9 +186,9 @@ def table_data(table: Table, *, limit: int | None = None, more: str = "") -> dic
     help), the JSON value of every cell (``values``, row by row: the numbers of
     ``--format json``), the text of the columns whose kind prints otherwise (``text``,
     column by column), and how many rows there are in all (listing at most ``limit``, by
-    default :data:`MAX_ROWS`). For the views whose children
-    are stack frames: each row's stack (``stacks``: indices into ``frames``, the distinct
-    frames in the text output's notation), in place of the flat column that lists them."""
+    default :data:`MAX_ROWS`). For the views whose children are stack frames: each row's
+    stack (``stacks``: indices into ``frames``, the distinct frames in the text output's
+    notation), in place of the flat column that lists them."""
     view, arch = table.view, table.arch
     replaced = FRAME_VIEWS.get(view.name)
     columns = [c for c in view.flat_columns() if c.name != replaced]

@@ -233,3 +233,14 @@ def test_a_report_without_pool_data_makes_a_page_that_says_so():
     assert data["charts"] == {} and all(not t["values"] for name, t in data["tables"].items() if name != "hittag")
     assert html.count("nothing to chart in this dump") == 4
     assert '<section class="warnings" id="warnings">' in html and "the dump holds no pool tables" in html
+
+
+def test_call_sites_without_symbols_are_charted_by_address():
+    from dumpscan.report.render_html import report_page
+
+    report = evil_report()
+    for driver in report["verifier"]["drivers"]:
+        for allocation in driver.get("allocations") or []:
+            allocation["caller_symbol"] = None
+    bars = page_data(report_page(report))["charts"]["callsites"]["data"]["values"]
+    assert bars[0]["site"] == "0xfffff805`74751634" and all(b["site"].startswith("0xfffff805`") for b in bars)

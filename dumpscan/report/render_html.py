@@ -354,8 +354,8 @@ def report_page(report: Mapping, query: Query | None = None) -> str:
                for t in tags for pool in ("nonpaged", "paged") if t.get(f"{pool}_bytes")]
     drivers = [{"driver": r.values["driver"], "bytes": r.values["bytes"]}
                for r in tables["drivers"].rows if r.values.get("bytes")][:TOP_CHART]
-    sites = [{"site": r.values.get("symbol") or cell(VIEWS["callsites"].column("caller"), r.values["caller"],
-                                                      "text", tables["callsites"].arch),
+    sites = [{"site": r.values.get("symbol") or format_address(r.values["caller"], tables["callsites"].arch,
+                                                                prefix=True),
               "bytes": r.values["bytes"]} for r in tables["callsites"].rows[:TOP_CHART]]
     classes = size_classes(r.values.get("bytes", 0) for r in flat_rows(tables["bigpool"]))
     page.add_charts("charts", "Where the pool goes", [

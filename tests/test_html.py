@@ -244,3 +244,11 @@ def test_call_sites_without_symbols_are_charted_by_address():
             allocation["caller_symbol"] = None
     bars = page_data(report_page(report))["charts"]["callsites"]["data"]["values"]
     assert bars[0]["site"] == "0xfffff805`74751634" and all(b["site"].startswith("0xfffff805`") for b in bars)
+
+
+def test_report_of_a_missing_or_foreign_index_is_one_line(tmp_path):
+    (tmp_path / "junk.sqlite").write_text("junk")
+    for db, message in (("none.sqlite", "no such index"), ("junk.sqlite", "not a dumpscan index")):
+        result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / db), "-o", str(tmp_path / "a.html")])
+        assert result.exit_code == 2 and message in result.output and len(result.output.splitlines()) == 1
+        assert not (tmp_path / "a.html").exists()

@@ -109,16 +109,24 @@ def test_report_page(browser, built, tmp_path):
     assert page.locator("div[data-table='pooltags'] [data-role=page]").inner_text().strip() == "page 2 of 6"
 
     page.locator("#suspects a.goto", has_text="!poolused row").first.click()
-    assert search.input_value() == "Leak"
+    assert search.input_value() == "=Leak" and opened.column("pooltags", "Tag") == ["Leak"]
     assert page.locator("table[data-table='pooltags'] tr.flash td").first.inner_text() == "Leak"
+
+    page.locator("#suspects a.goto", has_text="call sites").first.click()  # tag Leak in the list of tags
+    assert opened.column("callsites", "Symbol") == ["myfault!PoolLeak+0x24"]
 
     sites = page.locator("table[data-table='history'] td.expander").first
     sites.click()
     stack = page.locator("table[data-table='history'] tr.stack-row pre").first.inner_text().split("\n")
     assert stack[0].startswith("fffff805`") and "nt!XdvExAllocatePoolInternal+0x17" in stack[0]
 
+    verifier = page.locator("div[data-table='verifier'] input[data-role=search]")
+    verifier.fill("Leak")  # words match inside cells: the tag, and callers named PoolLeak
+    inside = len(opened.column("verifier", "Tag"))
+    verifier.fill("=Leak")  # =WORD: a whole cell
+    assert set(opened.column("verifier", "Tag")) == {"Leak"} and len(opened.column("verifier", "Tag")) <= inside
     big = page.locator("div[data-table='bigpool'] input[data-role=search]")
-    big.fill("Leak")
+    big.fill("=Leak")
     assert set(opened.column("bigpool", "Tag")) == {"Leak"} and len(opened.column("bigpool", "Tag")) == 10
     tables = page.locator("table.data").count()
     assert page.locator("table.data tbody tr").count() <= 50 * tables + 1  # pages, never every row in the DOM

@@ -265,17 +265,17 @@ def _row_of(data: dict, column: str, value: Any) -> int | None:
     return None
 
 
-def _link(page: Page, table: str, search: str, label: str, column: str | None = None,
+def _link(page: Page, table: str, name: str, label: str, column: str | None = None,
           value: Any = None) -> dict | None:
-    """A link to the rows of ``table`` that ``search`` finds (and to the row whose
-    ``column`` is ``value``); None when the page has no such table or row."""
+    """A link to the rows of ``table`` with a cell that is ``name`` (the search ``=name``),
+    and to the row whose ``column`` is ``value``; None when the page has no such table or row."""
     data = page.tables.get(table)
     if data is None or not data["values"]:
         return None
     row = _row_of(data, column, value) if column else None
     if column and row is None:
         return None
-    return {"table": table, "search": search, "label": label, "row": row}
+    return {"table": table, "search": f"={name.strip()}", "label": label, "row": row}
 
 
 def _site_stack(page: Page, caller: int) -> list[str]:

@@ -50,6 +50,29 @@ def bundled() -> list[Path]:
     return sorted(DUMPS.glob("*.dmp"))
 
 
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def calibration(spins: int = 20_000_000) -> float:
+    """What two processes get on this machine right now: the speed-up of two copies of a
+    pure-CPU loop run side by side over run one after the other (2.0 on two free cores)."""
+    from multiprocessing import Pool
+
+    start = time.monotonic()
+    _spin(spins)
+    _spin(spins)
+    serial = time.monotonic() - start
+    with Pool(2) as pool:
+        start = time.monotonic()
+        pool.map(_spin, [spins, spins])
+        parallel = time.monotonic() - start
+    return serial / parallel
+
+
 def throughput(work: Path, count: int) -> dict:
     work.mkdir(parents=True)
     archive = work / "throughput"
@@ -210,11 +233,13 @@ def main() -> int:
     wanted = {args.only} if args.only else {"throughput", "rescan", "query"} | (set() if args.skip_large else {"large"})
     try:
         if "throughput" in wanted:
+            results.append(("calibration: a CPU loop, 2 processes vs 1", f"{calibration():.2f}x", "(2.0 on two free cores)"))
             t = throughput(work / "t", args.dumps)
             speedup = t[1] / t[2]
             results.append((f"scan {args.dumps} dumps, --workers 1", f"{t[1]:.1f} s ({args.dumps / t[1]:.1f} dumps/s)", ""))
             results.append((f"scan {args.dumps} dumps, --workers 2", f"{t[2]:.1f} s ({args.dumps / t[2]:.1f} dumps/s)",
                             f"{'PASS' if speedup >= 1.8 else 'FAIL'}: {speedup:.2f}x (target >= 1.8x)"))
+            results.append(("calibration again", f"{calibration():.2f}x", ""))
         if "rescan" in wanted:
             r = rescan(work / "r", args.rescan_dumps)
             results.append((f"re-scan of an unchanged {args.rescan_dumps}-dump archive", f"{r:.2f} s",

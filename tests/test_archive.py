@@ -582,5 +582,9 @@ def test_machine_pattern(tmp_path):
     result = run_scan(flat, db, "--workers", "0", "--machine-pattern", r"host-(?P<machine>\w+?\d+)")
     assert result.returncode == 0, result.stderr
     assert sorted(sqlite3.connect(db).execute("SELECT machine FROM dumps")) == [("db02",), ("web01",)]
+    # a new pattern renames the machines without analyzing anything again
+    result = run_scan(flat, db, "--workers", "0", "--machine-pattern", r"ticket-(?P<machine>\d+)")
+    assert "0 inputs analyzed" in result.stderr, result.stderr
+    assert sorted(sqlite3.connect(db).execute("SELECT machine FROM dumps")) == [("17",), ("18",)]
     result = run_scan(flat, db, "--machine-pattern", "(unclosed")
     assert result.returncode == 2 and "--machine-pattern" in result.stderr

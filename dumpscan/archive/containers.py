@@ -33,7 +33,6 @@ from pathlib import Path
 from .discover import SNIFF_BYTES, sniff
 from .limits import Limits
 
-ARCHIVE_KINDS = ("zip", "7z", "cab", "tar")
 STREAM_KINDS = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}
 STREAM_SUFFIXES = {"gz": (".gz", ".gzip"), "xz": (".xz",), "bz2": (".bz2",)}
 CHUNK = 1 << 20

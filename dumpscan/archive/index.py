@@ -210,6 +210,11 @@ def store_container(conn: sqlite3.Connection, path: str, kind: str, size: int, m
                  "VALUES (?, ?, ?, ?, ?)", (path, kind, size, mtime_ns, members))
 
 
+def update_machine(conn: sqlite3.Connection, ident: int, machine: str | None) -> None:
+    """A dump's machine identity, which comes from its path, not its analysis."""
+    conn.execute("UPDATE dumps SET machine = ? WHERE id = ?", (machine, ident))
+
+
 def update_stat(conn: sqlite3.Connection, ident: int, size: int, mtime_ns: int) -> None:
     """A dump only touched or copied (same fingerprint): its new size/time, no analysis."""
     conn.execute("UPDATE dumps SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, ident))

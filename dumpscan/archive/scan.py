@@ -102,16 +102,19 @@ def plan(conn: sqlite3.Connection, roots: Iterable[Path], settings: Settings, ma
     def consider(job: Job, quick_stat: tuple[int | None, int | None]) -> None:
         entry = known.dumps.get((job.path, job.member))
         if entry is not None and not rescan:
-            if (entry[1], entry[2]) == quick_stat:
+            unchanged = (entry[1], entry[2]) == quick_stat
+            if not unchanged and job.member is None and job.kind == "dump" and entry[3] \
+                    and _same_content(job.path, entry[3]):
+                index.update_stat(conn, entry[0], job.size, job.mtime_ns)
+                unchanged = True
+            if unchanged:
+                if entry[8] != job.machine:  # identity comes from the path: a new --machine-pattern
+                    index.update_machine(conn, entry[0], job.machine)
                 if retry(entry):
                     result.retried += 1
                     result.jobs.append(job)
                 else:
                     result.unchanged += 1
-                return
-            if job.member is None and job.kind == "dump" and entry[3] and _same_content(job.path, entry[3]):
-                index.update_stat(conn, entry[0], job.size, job.mtime_ns)
-                result.unchanged += 1
                 return
         result.jobs.append(job)
 
@@ -137,7 +140,8 @@ def _plan_container(conn, result: Plan, known: _Known, found: Found, machines: M
             and len(known.members.get(path, ())) + known.skipped_of[path] >= stored[3]):
         # unchanged and complete: only 'needs-symbols' retries among its members
         for member, entry in known.members.get(path, ()):
-            consider(Job(path, member, stored[0], entry[1], entry[2], entry[8], found.size), (entry[1], entry[2]))
+            consider(Job(path, member, stored[0], entry[1], entry[2], machines.machine(found.path, found.root, member),
+                         found.size), (entry[1], entry[2]))
         result.unchanged += known.skipped_of[path]
         return
     try:

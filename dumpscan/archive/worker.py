@@ -117,7 +117,7 @@ def _folder(settings: Settings) -> Path:
 
 
 def _run_member(job: Job, settings: Settings) -> dict:
-    target = _folder(settings) / "member.dmp"
+    target = _folder(settings) / f"{dump_id(job.path, job.member)}.dmp"  # one per input: Dask threads
     target.unlink(missing_ok=True)
     hasher = HeadHasher()
     try:

@@ -227,3 +227,32 @@ def test_the_poolhittag_break_and_its_stack(tmp_path):
     assert table["text"]["tag"] == ["Lea2"] and table["text"]["address"] == ["fffff800`01632b26"]
     stack = [table["frames"][i] for i in table["stacks"][0]]
     assert stack[4] == "fffff880`01551634 myfault!PoolLeak+0x24" and len(stack) == 9
+
+
+def test_a_report_without_pool_data_makes_a_page_that_says_so():
+    from dumpscan.report.render_html import report_page
+
+    html = report_page({"header": {"dump": "x.dmp"}, "warnings": ["the dump holds no pool tables"]})
+    data = page_data(html)
+    assert data["charts"] == {} and all(not t["values"] for name, t in data["tables"].items() if name != "hittag")
+    assert html.count("nothing to chart in this dump") == 4
+    assert '<section class="warnings" id="warnings">' in html and "the dump holds no pool tables" in html
+
+
+def test_call_sites_without_symbols_are_charted_by_address():
+    from dumpscan.report.render_html import report_page
+
+    report = evil_report()
+    for driver in report["verifier"]["drivers"]:
+        for allocation in driver.get("allocations") or []:
+            allocation["caller_symbol"] = None
+    bars = page_data(report_page(report))["charts"]["callsites"]["data"]["values"]
+    assert bars[0]["site"] == "0xfffff805`74751634" and all(b["site"].startswith("0xfffff805`") for b in bars)
+
+
+def test_report_of_a_missing_or_foreign_index_is_one_line(tmp_path):
+    (tmp_path / "junk.sqlite").write_text("junk")
+    for db, message in (("none.sqlite", "no such index"), ("junk.sqlite", "not a dumpscan index")):
+        result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / db), "-o", str(tmp_path / "a.html")])
+        assert result.exit_code == 2 and message in result.output and len(result.output.splitlines()) == 1
+        assert not (tmp_path / "a.html").exists()

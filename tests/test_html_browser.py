@@ -109,16 +109,24 @@ def test_report_page(browser, built, tmp_path):
     assert page.locator("div[data-table='pooltags'] [data-role=page]").inner_text().strip() == "page 2 of 6"
 
     page.locator("#suspects a.goto", has_text="!poolused row").first.click()
-    assert search.input_value() == "Leak"
+    assert search.input_value() == "=Leak" and opened.column("pooltags", "Tag") == ["Leak"]
     assert page.locator("table[data-table='pooltags'] tr.flash td").first.inner_text() == "Leak"
+
+    page.locator("#suspects a.goto", has_text="call sites").first.click()  # tag Leak in the list of tags
+    assert opened.column("callsites", "Symbol") == ["myfault!PoolLeak+0x24"]
 
     sites = page.locator("table[data-table='history'] td.expander").first
     sites.click()
     stack = page.locator("table[data-table='history'] tr.stack-row pre").first.inner_text().split("\n")
     assert stack[0].startswith("fffff805`") and "nt!XdvExAllocatePoolInternal+0x17" in stack[0]
 
+    verifier = page.locator("div[data-table='verifier'] input[data-role=search]")
+    verifier.fill("Leak")  # words match inside cells: the tag, and callers named PoolLeak
+    inside = len(opened.column("verifier", "Tag"))
+    verifier.fill("=Leak")  # =WORD: a whole cell
+    assert set(opened.column("verifier", "Tag")) == {"Leak"} and len(opened.column("verifier", "Tag")) <= inside
     big = page.locator("div[data-table='bigpool'] input[data-role=search]")
-    big.fill("Leak")
+    big.fill("=Leak")
     assert set(opened.column("bigpool", "Tag")) == {"Leak"} and len(opened.column("bigpool", "Tag")) == 10
     tables = page.locator("table.data").count()
     assert page.locator("table.data tbody tr").count() <= 50 * tables + 1  # pages, never every row in the DOM
@@ -144,3 +152,16 @@ def test_dump_text_renders_as_text(browser, built, tmp_path):
     assert f"{EVIL_DRIVER}.sys" in opened.column("drivers", "Driver")
     assert page.locator("body script").count() == 3  # the data, vega, the page's script: no injected one
     assert opened.dialogs == []
+
+
+def test_a_cut_table_says_so_and_pages_through_what_it_holds(browser, tmp_path, monkeypatch):
+    from dumpscan.report import render_html
+    from html_pages import evil_report
+
+    monkeypatch.setattr(render_html, "MAX_ROWS", 120)
+    path = tmp_path / "cut.html"
+    path.write_text(render_html.report_page(evil_report()))
+    opened = open_page(browser, path, tmp_path)
+    note = opened.page.locator("div[data-table='pooltags'] [data-role=cut]").inner_text()
+    assert note == "Listing 120 of 267 rows (the first in the view's order); every row: --format csv --section pooltags."
+    assert opened.page.locator("div[data-table='pooltags'] [data-role=page]").inner_text().strip() == "page 1 of 3"

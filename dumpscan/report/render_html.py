@@ -158,15 +158,14 @@ class Page:
         self.tables[key] = table_data(table, more=more)
         self.sections.append(Section(f"s-{key}", _title(table.view), table.view.help, list(table.notes), table=key))
 
-    def add_charts(self, section_id: str, title: str, charts: Sequence[tuple[str, str, dict | None]],
-                   help: str = "") -> None:
+    def add_charts(self, section_id: str, title: str, charts: Sequence[tuple[str, str, dict | None]]) -> None:
         """A section of charts: (id, title, Vega-Lite spec or None: nothing to draw)."""
         drawn = [(key, name, spec) for key, name, spec in charts if spec is not None]
         notes = [f"{name}: nothing to chart in this {'dump' if self.kind == 'report' else self.kind}."
                  for key, name, spec in charts if spec is None]
         for key, _, spec in drawn:
             self.charts[key] = spec
-        self.sections.append(Section(section_id, title, help, notes,
+        self.sections.append(Section(section_id, title, notes=notes,
                                      charts=[{"id": key, "title": name} for key, name, _ in drawn]))
 
     def render(self) -> str:
@@ -182,18 +181,19 @@ def _title(view: View) -> str:
     return view.title if view.title.startswith("!") else view.title[:1].upper() + view.title[1:]
 
 
-def table_data(table: Table, *, limit: int = MAX_ROWS, more: str = "") -> dict:
+def table_data(table: Table, *, limit: int | None = None, more: str = "") -> dict:
     """One view's table as the page embeds it: its flat columns (name, heading, kind,
     help), the JSON value of every cell (``values``, row by row: the numbers of
     ``--format json``), the text of the columns whose kind prints otherwise (``text``,
-    column by column), and how many rows there are in all. For the views whose children
-    are stack frames: each row's stack (``stacks``: indices into ``frames``, the distinct
-    frames in the text output's notation), in place of the flat column that lists them."""
+    column by column), and how many rows there are in all (listing at most ``limit``, by
+    default :data:`MAX_ROWS`). For the views whose children are stack frames: each row's
+    stack (``stacks``: indices into ``frames``, the distinct frames in the text output's
+    notation), in place of the flat column that lists them."""
     view, arch = table.view, table.arch
     replaced = FRAME_VIEWS.get(view.name)
     columns = [c for c in view.flat_columns() if c.name != replaced]
     rows = list(flat_rows(table))
-    total, rows = len(rows), rows[:limit]
+    total, rows = len(rows), rows[:MAX_ROWS if limit is None else limit]
     data: dict[str, Any] = {
         "title": _title(view), "total": total, "shown": len(rows),
         "more": more or f"--format csv --section {view.name}",
@@ -265,17 +265,17 @@ def _row_of(data: dict, column: str, value: Any) -> int | None:
     return None
 
 
-def _link(page: Page, table: str, search: str, label: str, column: str | None = None,
+def _link(page: Page, table: str, name: str, label: str, column: str | None = None,
           value: Any = None) -> dict | None:
-    """A link to the rows of ``table`` that ``search`` finds (and to the row whose
-    ``column`` is ``value``); None when the page has no such table or row."""
+    """A link to the rows of ``table`` with a cell that is ``name`` (the search ``=name``),
+    and to the row whose ``column`` is ``value``; None when the page has no such table or row."""
     data = page.tables.get(table)
     if data is None or not data["values"]:
         return None
     row = _row_of(data, column, value) if column else None
     if column and row is None:
         return None
-    return {"table": table, "search": search, "label": label, "row": row}
+    return {"table": table, "search": f"={name.strip()}", "label": label, "row": row}
 
 
 def _site_stack(page: Page, caller: int) -> list[str]:
@@ -357,8 +357,8 @@ def report_page(report: Mapping, query: Query | None = None) -> str:
                for t in tags for pool in ("nonpaged", "paged") if t.get(f"{pool}_bytes")]
     drivers = [{"driver": r.values["driver"], "bytes": r.values["bytes"]}
                for r in tables["drivers"].rows if r.values.get("bytes")][:TOP_CHART]
-    sites = [{"site": r.values.get("symbol") or cell(VIEWS["callsites"].column("caller"), r.values["caller"],
-                                                      "text", tables["callsites"].arch),
+    sites = [{"site": r.values.get("symbol") or format_address(r.values["caller"], tables["callsites"].arch,
+                                                                prefix=True),
               "bytes": r.values["bytes"]} for r in tables["callsites"].rows[:TOP_CHART]]
     classes = size_classes(r.values.get("bytes", 0) for r in flat_rows(tables["bigpool"]))
     page.add_charts("charts", "Where the pool goes", [

@@ -42,10 +42,15 @@
   }
 
   // A search: words all present (any case) in the row's text; * and ? are wildcards
-  // matched against whole cells (a tag pattern such as Lea* or *Irp*).
+  // matched against whole cells (a tag pattern such as Lea* or *Irp*); =WORD is a whole
+  // cell exactly (=Leak: the tag Leak, not myfault!PoolLeak+0x24).
   function matcher(text) {
     const words = text.trim().split(/\s+/).filter(Boolean);
     return words.map(function (word) {
+      if (word.length > 1 && word[0] === "=") {
+        const exact = word.slice(1);
+        return function (cells) { return cells.some(function (c) { return c.trim() === exact; }); };
+      }
       if (/[*?]/.test(word)) {
         const re = new RegExp("^" + word.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$", "i");
         return function (cells) { return cells.some(function (c) { return re.test(c); }); };
@@ -61,7 +66,7 @@
     const state = { t: t, order: t.values.map(function (_, i) { return i; }), rows: null, page: 0,
                     sortCol: null, sortDir: 1, search: "", flash: null };
     const controls = el("div", { class: "controls" });
-    const box = el("input", { type: "search", placeholder: "Search: tag, driver, symbol, address (wildcards * ?)",
+    const box = el("input", { type: "search", placeholder: "Search: tag, driver, symbol, address (Le*, =Leak)",
                               "aria-label": "Search " + t.title, "data-role": "search" });
     const count = el("span", { class: "count", "data-role": "count" });
     const pager = el("span", { class: "pager" });
@@ -100,7 +105,11 @@
     function filter() {
       const tests = matcher(state.search);
       state.rows = tests.length === 0 ? state.order : state.order.filter(function (r) {
-        const cells = t.columns.map(function (_, c) { return cellText(t, c, r); });
+        const cells = [];  // each cell's text, and each item of a list (tags, owners)
+        t.columns.forEach(function (c, i) {
+          cells.push(cellText(t, i, r));
+          if (c.kind === "list" && Array.isArray(t.values[r][i])) t.values[r][i].forEach(function (v) { cells.push(String(v)); });
+        });
         return tests.every(function (test) { return test(cells); });
       });
       render();

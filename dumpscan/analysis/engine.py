@@ -34,13 +34,15 @@ from ..kernel.bigpool import BigPoolTable, read_big_pool
 from ..kernel.common import key_tag, pool_type_bits, read_c_string, read_global, read_unicode_string
 from ..kernel.modules import Module, code_ranges, read_modules
 from ..kernel.poolhittag import CodeMap, PoolHitTag, read_pool_hit_tag
+from ..kernel.poolwalk import read_pool_blocks
 from ..kernel.tagtables import TagTotals, read_tag_tables
 from ..kernel.tracelog import TraceLog, classify, read_trace_log
 from ..kernel.verifier import TRAILER_TEXT, VerifierState, read_verifier
 from ..kernel.view import KernelView, MemoryAbsent
-from ..report.schema import SCHEMA_ID
+from ..report.schema import SCHEMA_ID, SCHEMA_VERSION
 from ..symbols.pe import CodeViewError, read_codeview
 from .attribution import attribute, load_pooltag, search_images
+from .poolblocks import agreement, block_rows
 from .symbolize import Symbolizer, build_symbolizer
 from .totals import bigpool_by_tag, bigpool_rows, tag_rows
 
@@ -191,7 +193,7 @@ class _Analysis:
                 self.warnings.append(message)
 
     def run(self) -> dict:
-        report: dict[str, Any] = {"schema": SCHEMA_ID}
+        report: dict[str, Any] = {"schema": SCHEMA_ID, "schema_version": SCHEMA_VERSION}
         report["dump"] = self.guarded("dump header", None, self.dump_section)
         report["kernel"] = self.guarded("kernel identity", None, self.kernel_section)
         report["modules"] = self.guarded("loaded modules", [], self.modules_section)
@@ -200,6 +202,8 @@ class _Analysis:
         report["tags"] = self.guarded("pool tag tables", [], self.tags_section)
         report["tags_partial"] = self.tags_partial
         report["bigpool_by_tag"] = self.guarded("big pool by tag", [], self.bigpool_by_tag_section)
+        report["pool_blocks"] = self.guarded("pool blocks", None,
+                                             lambda: self.pool_blocks_section(report["tags"]))
         report["verifier"] = self.guarded("Driver Verifier", None, self.verifier_section)
         report["pool_hit_tag"] = self.guarded("PoolHitTag", None, self.pool_hit_tag_section)
         self.guarded("tag owners", None, lambda: self.owners_section(report))
@@ -292,6 +296,17 @@ class _Analysis:
         rows, warnings = bigpool_by_tag(self.big, self.totals)
         self.warn(warnings)
         return rows
+
+    def pool_blocks_section(self, tags: list[dict]) -> dict:
+        """Every pool block (walk + big-pool table) and its agreement with the tag tables."""
+        walk = read_pool_blocks(self.view, self.big)
+        self.warn(walk.warnings)
+        rows, coverage = agreement(walk, tags if self.totals is not None else [])
+        if self.totals is None:
+            self.warnings.append("pool blocks: no tag tables, so no agreement check")
+        self.coverage["pool_blocks"] = coverage
+        return {"walk": walk.walk, "blocks": block_rows(walk.blocks), "agreement": rows,
+                "coverage": coverage}
 
     # -- verifier ------------------------------------------------------------------------------
     def verifier_section(self) -> dict | None:

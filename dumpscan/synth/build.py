@@ -17,6 +17,7 @@ from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_cou
 from .platforms import get_platform
 from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
+from .small_blocks import small_blocks, write_pool_locations, write_small_blocks
 from .scenario import Allocate, Scenario
 from .stacks import Symbolizer
 from .truth import build_truth
@@ -83,7 +84,8 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
         arenas=layout.arenas, trace_length=scenario.trace_length if scenario.verifier_level is not None else 0,
         trace_depth=_array_length(platform, "_VF_POOL_TRACE", "StackTrace"),
         verifier_level=scenario.verifier_level,
-        tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size)
+        tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size,
+        small=small_blocks(platform, layout.arenas, scenario.seed))
     ever_loaded = place_modules(machine, scenario.drivers)
     ever_loaded[0].functions = {**platform.symbols, **ever_loaded[0].functions}
     unloaded = {d.name for d in scenario.drivers if d.unloaded}
@@ -112,9 +114,9 @@ def _background(scenario: Scenario, pool: PoolModel, modules: list[LoadedModule]
     for table in pool.tag_counts:
         taken.update(table)
     background = sorted(SYSTEM_TAGS) + synthetic_tags(rng, scenario.noise.tags, taken)
-    add_tag_counters(pool, rng, background)
-    owners = {m.name: m.base + 0x1200 for m in modules}
     nonpaged = 0x200 if nx else 0
+    add_tag_counters(pool, rng, background, nonpaged)
+    owners = {m.name: m.base + 0x1200 for m in modules}
     pool_types = [1, nonpaged, 1, nonpaged, 5, 0x21]  # paged, nonpaged(Nx), cache aligned, session
     add_big_blocks(pool, rng, scenario.noise.big_blocks, owners, pool_types)
     if scenario.noise.bulk_big_blocks:
@@ -147,6 +149,7 @@ def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashSt
     machine.write_empty_list("PsActiveProcessHead")
     layout_writer = PoolLayoutWriter(machine, world.pool)
     layout_writer.write_blocks()
+    write_small_blocks(machine, world.pool.small)
     if world.verifier is not None:
         world.verifier.write(scenario.verifier_level, world.pool.stats)
     else:  # Driver Verifier off: zeroed statistics, an empty configured-driver list
@@ -155,6 +158,7 @@ def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashSt
     layout_writer.write_tag_tables(scenario.tag_table_bits)
     layout_writer.write_pool_hit_tag(scenario.pool_hit_tag)
     _write_user_image(machine)
+    write_pool_locations(machine, world.pool)
 
 
 def write_symbol_tables(scenario: Scenario, symbol_dir: Path) -> list[Path]:

@@ -112,6 +112,11 @@ class Machine:
         self._system_next += (size + PAGE - 1) & ~(PAGE - 1)
         return va
 
+    @property
+    def system_next(self) -> int:
+        """The end of the boot-time allocations so far."""
+        return self._system_next
+
     # -- addresses --------------------------------------------------------------
     def symbol(self, name: str) -> int:
         return self.layout.kernel_base + self.platform.symbols[name]

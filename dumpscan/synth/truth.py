@@ -14,6 +14,7 @@ from .machine import Machine
 from .pool import TAG_MEMBERS, PoolModel, TagCounters, key_tag, tag_key
 from .pool_layout import DEFAULT_POOL_HIT_TAG, OVERFLOW_KEY
 from .scenario import Scenario
+from .small_blocks import pool_blocks_truth
 from ..report.schema import SCHEMA_ID, counter_members, symbolize
 
 
@@ -37,6 +38,7 @@ def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
         "tags": _tags(machine, pool),
         "verifier": _verifier(scenario, machine, pool, module_map),
         "pool_hit_tag": _pool_hit_tag(scenario, crash, canonical),
+        "pool_blocks": pool_blocks_truth(machine, pool),
     }
 
 

@@ -17,7 +17,7 @@ from volatility3.framework import interfaces
 from ..kernel.view import KernelView
 from ..symbols.isf import SymbolTable, SymbolTableError
 from .header import canonical
-from .open import layer_reader
+from .open import layer_mapping, layer_reader
 
 _TABLES: dict[str, SymbolTable] = {}
 _LOCK = threading.Lock()
@@ -56,4 +56,5 @@ def view_from_plugin(context: interfaces.context.ContextInterface,
         raise SymbolTableError(f"symbol table {module.symbol_table_name} has no isf_url")
     symbols = symbol_table_from_url(url)
     pointer_size = 8 if getattr(layer, "bits_per_register", 8 * symbols.pointer_size) == 64 else 4
-    return KernelView(layer_reader(layer), symbols, canonical(int(module.offset), pointer_size))
+    return KernelView(layer_reader(layer), symbols, canonical(int(module.offset), pointer_size),
+                      layer_mapping(layer))

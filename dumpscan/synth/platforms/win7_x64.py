@@ -15,10 +15,10 @@ Values that are NOT in the ISF:
 Pointer targets the ISF names but does not define (spelled ``ptr`` here):
 _VERIFIER_SHARED_EXPORT_THUNK.
 
-Listed names absent from this ISF (so not declared): ExAllocatePool2, ExAllocateHeapPool,
-ExFreeHeapPool, ExpFreeBigPages, VerifierExAllocatePool2, XdvExAllocatePoolInternal,
-ViPtLogStackTrace, KiSystemServicePostCall, PspRundownSingleProcess,
-KiSchedulerApcTerminate.
+Listed names absent from this ISF (so not declared): ExPoolState, RtlpHpHeapGlobals,
+ExpPoolQuotaCookie, ExAllocatePool2, ExAllocateHeapPool, ExFreeHeapPool, ExpFreeBigPages,
+VerifierExAllocatePool2, XdvExAllocatePoolInternal, ViPtLogStackTrace,
+KiSystemServicePostCall, PspRundownSingleProcess, KiSchedulerApcTerminate.
 """
 from dumpscan.synth.platforms.base import Enum, Function, Platform, Struct
 
@@ -426,6 +426,9 @@ PLATFORM = Platform(
         "KeBootTime": 0x29d2d0,
         "MmNumberOfPhysicalPages": 0x29d080,
         "KiBugCheckData": 0x266780,
+        "MmNonPagedPoolStart": 0x29d0d8,
+        "MiNonPagedPoolEnd": 0x29d1c0,
+        "MmPagedPoolEnd": 0x29d1a8,
     },
     functions={
         "ExAllocatePoolWithTag": Function(0x1d9010, 0xcb0),

@@ -1,0 +1,138 @@
+"""The pool walk: on every bundled dump the walk's blocks equal the factory's truth and
+agree with the tag tables; corrupted segment-heap structures (patched COPIES of a bundled
+dump) give a warning, a counted decode failure and the blocks of the intact structures,
+never a traceback or a hang."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dumpscan.analysis.poolblocks import agreement, block_rows, headline
+from dumpscan.kernel.bigpool import read_big_pool
+from dumpscan.kernel.common import member
+from dumpscan.kernel.poolwalk import read_pool_blocks
+from test_bad_input import cli_report, corrupt, deadline, le, library, located
+
+ROOT = Path(__file__).resolve().parents[1]
+DUMPS = ROOT / "testdata" / "dumps"
+NAMES = sorted(p.name[: -len(".truth.json")] for p in DUMPS.glob("*.truth.json"))
+HEAP = "win10-x64-verifier-full"
+
+
+def truth_blocks(name: str) -> list[dict]:
+    return json.loads((DUMPS / f"{name}.truth.json").read_text())["pool_blocks"]["blocks"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_walk_equals_truth_and_agrees_with_the_tag_tables(name):
+    view = located(name).view
+    with deadline():
+        walk = read_pool_blocks(view, read_big_pool(view))
+    assert block_rows(walk.blocks) == truth_blocks(name)
+    assert not walk.failures and not walk.warnings
+    report = library(DUMPS / f"{name}.dmp")
+    rows, coverage = agreement(walk, report["tags"])
+    print(name, headline({"walk": walk.walk, "agreement": rows, "coverage": coverage}))
+    assert coverage["rows_differ"] == 0 and coverage["percent"] == 100.0
+    assert coverage["walk_found"] == coverage["table_outstanding"] > 0
+
+
+# -- bad input: the structures of one heap, found through the library ----------------------------
+def heap_layout(name: str = HEAP) -> dict:
+    """Addresses of a heap of pool node 0 that has both LFH and VS ranges: the heap, its
+    first segment and that segment's first LFH and VS ranges."""
+    view = located(name).view
+    off = lambda t, p: member(view, t, p)[0]  # noqa: E731
+    heaps = view.symbol("ExPoolState") + off("_EX_POOL_HEAP_MANAGER_STATE", "PoolNode") \
+        + off("_EX_HEAP_POOL_NODE", "Heaps")
+    for index in range(3):
+        heap = view.canonical(view.read_pointer(heaps + view.pointer_size * index))
+        head = heap + off("_SEGMENT_HEAP", "SegContexts") + off("_HEAP_SEG_CONTEXT", "SegmentListHead")
+        segment = view.canonical(view.read_pointer(head))
+        if segment == head:
+            continue
+        descriptors = view.read(segment, 0x2000)
+        flags = {descriptors[unit * 0x20 + 0x18]: segment + unit * 0x1000 for unit in range(255, 1, -1)}
+        if 0xB in flags and 0xF in flags:
+            return {"heap": heap, "segment": segment, "lfh": flags[0xB], "vs": flags[0xF]}
+    raise AssertionError("no heap with LFH and VS ranges")
+
+
+def walk_of(path: Path) -> dict:
+    report = library(path)
+    assert report["pool_blocks"] is not None
+    return report
+
+
+def partial(report: dict, name: str = HEAP) -> list[dict]:
+    """The report's blocks: all of them true blocks of the dump, some missing."""
+    blocks = report["pool_blocks"]["blocks"]
+    truth = {b["address"]: b for b in truth_blocks(name)}
+    assert 0 < len(blocks) < len(truth)
+    assert all(truth.get(b["address"]) == b for b in blocks)
+    return blocks
+
+
+def test_corrupted_segment_signature(tmp_path):
+    layout, where = heap_layout(), located(HEAP)
+    path = corrupt(tmp_path, DUMPS / f"{HEAP}.dmp",
+                   [(where.offset(layout["segment"] + 0x10), le(0x4141414141414141))])
+    report = walk_of(path)
+    assert any("signature does not decode" in w for w in report["warnings"])
+    assert report["pool_blocks"]["coverage"]["decode_failures"] == {"segment_signature": 1}
+    partial(report)
+    differ = [r for r in report["pool_blocks"]["agreement"] if r["cause"]]
+    assert differ and all(r["cause"] == "pages absent from the dump" for r in differ)
+
+
+def test_bad_encoded_lfh_and_vs_headers(tmp_path):
+    layout, where = heap_layout(), located(HEAP)
+    encoded = layout["lfh"] + member(where.view, "_HEAP_LFH_SUBSEGMENT", "BlockOffsets")[0]
+    path = corrupt(tmp_path, DUMPS / f"{HEAP}.dmp",
+                   [(where.offset(encoded), le(0x5A5A5A5A, 4)),
+                    (where.offset(layout["vs"] + 0x30), le(0x0123456789ABCDEF))])
+    report = walk_of(path)
+    failures = report["pool_blocks"]["coverage"]["decode_failures"]
+    assert failures == {"lfh_offsets": 1, "vs_header": 1}
+    assert any("block offsets do not decode" in w for w in report["warnings"])
+    assert any("does not decode with HeapKey" in w for w in report["warnings"])
+    partial(report)
+
+
+def test_cyclic_segment_list(tmp_path):
+    layout, where = heap_layout(), located(HEAP)
+    segment = layout["segment"]
+    path = corrupt(tmp_path, DUMPS / f"{HEAP}.dmp", [(where.offset(segment), le(segment))])
+    report = walk_of(path)  # under the library's deadline: no hang
+    assert any("returns to segment" in w for w in report["warnings"])
+    assert report["pool_blocks"]["coverage"]["decode_failures"] == {"cyclic_list": 1}
+    assert report["pool_blocks"]["blocks"] == truth_blocks(HEAP)  # each segment walked once
+
+
+@pytest.mark.parametrize("start", [0x40, 0])
+def test_zeroed_range_descriptor_page(tmp_path, start):
+    """The segment header's first page zeroed from descriptor 2 on (descriptors lost), or
+    whole (the list links and signature lost too): a warning, the other heaps' blocks."""
+    layout, where = heap_layout(), located(HEAP)
+    page = layout["segment"]
+    path = corrupt(tmp_path, DUMPS / f"{HEAP}.dmp",
+                   [(where.offset(page + start), bytes(0x1000 - start))])
+    report = walk_of(path)
+    failures = report["pool_blocks"]["coverage"]["decode_failures"]
+    if start:
+        assert failures == {"descriptors": 1}
+        assert any("every range descriptor is zero" in w for w in report["warnings"])
+    else:
+        assert set(failures) == {"segment_signature"} or "segment_link" in failures
+    partial(report)
+
+
+def test_corrupted_heap_through_the_cli(tmp_path):
+    layout, where = heap_layout(), located(HEAP)
+    path = corrupt(tmp_path, DUMPS / f"{HEAP}.dmp",
+                   [(where.offset(layout["heap"] + 0x10), le(0, 4))])
+    report, _ = cli_report(path)
+    assert any("not 0xddeeddee" in w for w in report["warnings"])
+    partial(report)

@@ -1,10 +1,14 @@
-"""The ``dumpscan`` command line: a thin layer over ``dumpscan.analysis`` and
-``dumpscan.report``.
+"""The ``dumpscan`` command line: a thin layer over ``dumpscan.analysis`` (the reports)
+and ``dumpscan.views`` (what each table shows); its options are those of
+``dumpscan.views.options``, made into click options by :func:`view_option`.
 
-Exit status: 0 = done (nothing over the thresholds, or ``--fail-on-suspect`` not given);
-1 = ``--fail-on-suspect`` and a suspect exceeds the thresholds (``leaks.exit_status``);
-2 = usage error, or no dump could be analyzed. Every problem with a dump is one line on
-stderr, ``dumpscan: PATH: what is wrong``; never a traceback.
+Exit status (``EXIT_*``): 0 = done; 1 = ``--fail-on-suspect`` and a suspect exceeds the
+thresholds; 2 = usage error, or no dump could be analyzed; 3 = some dumps could not be
+analyzed (the others were; each failure is one line on stderr). A failure outranks a
+finding: 2 before 3 before 1. Every problem with a dump is one line on stderr,
+``dumpscan: PATH: what is wrong``; never a traceback.
+
+Imports are lazy: ``dumpscan --help`` loads neither numpy nor Volatility.
 """
 from __future__ import annotations
 
@@ -19,11 +23,14 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .analysis.batch import one_line_error
-from .report.select import SORTS
+from .views import OPTIONS, VIEWS, OptionError, Query
 
-SECTIONS = ("report", "poolused", "verifier", "history", "bigpool", "callsites", "all")
-HISTORY_RECORDS = 20  # --section history without --address: the newest N (text and csv)
+EXIT_OK, EXIT_SUSPECT, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_HELP = ("Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the thresholds; "
+             "2 usage error, or no dump could be analyzed; 3 some dumps could not be analyzed "
+             "(the others were).")
+SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history"}
+SECTIONS = ("report", *VIEWS, *SECTION_ALIASES, "all")
 SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
 SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
                 f"Default: ${SYMBOLS_ENV} (a {os.pathsep!r}-separated list) if set, else ./symbols.")
@@ -31,6 +38,12 @@ SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<ag
 
 class Failed(Exception):
     """A one-line problem with one dump (already formatted without the path)."""
+
+
+def one_line_error(exc: BaseException) -> str:
+    from .analysis.batch import one_line_error as one_line
+
+    return one_line(exc)
 
 
 def symbol_dirs(given: Sequence[Path]) -> list[Path]:
@@ -46,8 +59,10 @@ def error(path, message: str) -> None:
     click.echo(f"dumpscan: {path}: {message}", err=True)
 
 
-def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None) -> dict:
-    """The engine's report of one dump; any failure becomes :class:`Failed` (one line)."""
+def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None, dtb: int | None = None,
+                kernel_base: int | None = None) -> dict:
+    """The engine's report of one dump (``dtb``/``kernel_base``: overrides of the header's);
+    any failure becomes :class:`Failed` (one line)."""
     from .analysis.engine import analyze_path
 
     if not path.exists():
@@ -55,27 +70,51 @@ def analyze_one(path: Path, dirs: Sequence[Path], pooltag: Path | None) -> dict:
     if path.is_dir():
         raise Failed("is a directory, not a dump file")
     try:
-        return analyze_path(path, dirs, pooltag)
+        return analyze_path(path, dirs, pooltag, dtb=dtb, kernel_base=kernel_base)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # one line per bad dump, never a traceback
         raise Failed(one_line_error(exc)) from None
 
 
-def analyze_many(paths: Iterable[Path], dirs: Sequence[Path], pooltag: Path | None,
-                 quiet: bool) -> Iterable[tuple[Path, dict]]:
-    """(path, report) for every dump that could be analyzed; errors and report warnings on
-    stderr, one line each."""
-    for path in paths:
-        try:
-            report = analyze_one(path, dirs, pooltag)
-        except Failed as exc:
-            error(path, str(exc))
-            continue
-        if not quiet:
-            for warning in report.get("warnings") or []:
+class Run:
+    """The dumps of one command: analyzes them (with progress on a terminal), reports each
+    failure and warning on stderr, and gives the exit status they call for."""
+
+    def __init__(self, paths: Sequence[Path], dirs: Sequence[Path], pooltag: Path | None,
+                 quiet: bool, dtb: int | None = None, kernel_base: int | None = None) -> None:
+        self.paths, self.dirs, self.pooltag, self.quiet = list(paths), dirs, pooltag, quiet
+        self.dtb, self.kernel_base = dtb, kernel_base
+        self.failed = 0
+        self.analyzed = 0
+
+    def reports(self) -> Iterable[tuple[Path, dict]]:
+        """(path, report) for every dump that could be analyzed."""
+        from .progress import progress
+
+        for path in progress(self.paths, "analyzing", quiet=self.quiet):
+            try:
+                report = analyze_one(path, self.dirs, self.pooltag, self.dtb, self.kernel_base)
+            except Failed as exc:
+                error(path, str(exc))
+                self.failed += 1
+                continue
+            self.analyzed += 1
+            self.warn(path, report.get("warnings"))
+            yield path, report
+
+    def warn(self, path: Path, warnings) -> None:
+        if not self.quiet:
+            for warning in warnings or []:
                 error(path, f"warning: {' '.join(str(warning).split())}")
-        yield path, report
+
+    def status(self, suspect: bool = False) -> int:
+        """2 nothing analyzed, 3 some failed, 1 a suspect over the thresholds (when asked), 0."""
+        if not self.analyzed:
+            return EXIT_USAGE
+        if self.failed:
+            return EXIT_PARTIAL
+        return EXIT_SUSPECT if suspect else EXIT_OK
 
 
 def expand(paths: Sequence[Path]) -> list[Path]:
@@ -94,27 +133,24 @@ def expand(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def thresholds_from(pairs: Sequence[str], top: int | None = None):
-    from .analysis.leaks import Thresholds
-
-    values: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--threshold")
-        key, value = pair.split("=", 1)
-        values[key.strip()] = value.strip()
-    if top is not None and "top_n" not in values:
-        values["top_n"] = str(top)
+def query_from(values: dict, names: Iterable[str] | None = None) -> Query:
+    """The view query of the command's options; a bad value is a usage error (one line, 2)."""
     try:
-        return Thresholds.from_mapping(values)
-    except (ValueError, TypeError) as exc:  # one line, exit 2 (a usage error)
-        message = one_line_error(exc)
-        if message.startswith("unknown threshold"):
-            from dataclasses import fields
+        return Query.from_values(values, names)
+    except OptionError as exc:
+        usage_error(str(exc))
 
-            message += f" (known: {', '.join(f.name for f in fields(Thresholds))})"
-        click.echo(f"dumpscan: --threshold: {message}", err=True)
-        sys.exit(2)
+
+def thresholds_from(query: Query):
+    try:
+        return query.thresholds()
+    except OptionError as exc:
+        usage_error(str(exc))
+
+
+def usage_error(message: str):
+    click.echo(f"dumpscan: {message}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 def _json(document) -> str:
@@ -131,7 +167,7 @@ def emit(text: str, out: Path | None) -> None:
             out.write_text(text)
         except OSError as exc:
             click.echo(f"dumpscan: {out}: cannot write: {exc.strerror or exc}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
 
 
 def configure_logging(verbose: int) -> None:
@@ -147,7 +183,49 @@ def configure_logging(verbose: int) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# shared options
+# options: dumpscan.views.options as click options
+
+
+def _parse_with(name: str):
+    def callback(ctx, param, value):
+        try:
+            return OPTIONS[name].parse(value)
+        except OptionError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
+
+    return callback
+
+
+def view_option(name: str):
+    """The click option of ``dumpscan.views.options.OPTIONS[name]``: same name, help and
+    default as the Volatility requirement made of it (repeatable where Volatility takes
+    a list)."""
+    option = OPTIONS[name]
+    kwargs: dict = {"help": option.help, "metavar": option.metavar}
+    if option.kind in ("patterns", "pairs"):
+        kwargs.update(multiple=True)
+    elif option.kind == "int":
+        kwargs.update(type=click.IntRange(option.minimum), default=option.default,
+                      show_default=option.default is not None)
+    elif option.kind == "choice":
+        kwargs.update(type=click.Choice(option.choices), default=option.default)
+    elif option.kind == "address":
+        kwargs.update(callback=_parse_with(name))
+    elif option.kind == "flag":
+        kwargs = {"help": option.help, "is_flag": True}
+    elif option.kind == "path":
+        kwargs.update(type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    return click.option(option.flag, name, **kwargs)
+
+
+def view_options(*names: str):
+    def decorate(f):
+        for name in reversed(names):
+            f = view_option(name)(f)
+        return f
+
+    return decorate
+
 
 def symbols_option(f):
     return click.option("-s", "--symbols", "symbols", multiple=True,
@@ -159,21 +237,19 @@ def out_option(f):
                         help="Write the output to this file instead of stdout.")(f)
 
 
-def pooltag_option(f):
-    return click.option("--pooltag", "pooltag", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                        help="A pooltag.txt ('Tag - driver.sys - description' lines) for tag owners.")(f)
-
-
-def threshold_option(f):
-    return click.option("--threshold", "threshold", multiple=True, metavar="KEY=VALUE",
-                        help="Override a suspect threshold (min_bytes, min_outstanding, max_free_ratio, "
-                             "call_site_share, driver_share, bigpool_share, growth_min_bytes, "
-                             "growth_min_count, top_n, exit_min_bytes, exit_severity); repeatable.")(f)
-
-
 def quiet_option(f):
     return click.option("-q", "--quiet", is_flag=True,
-                        help="Do not print the reports' warnings on stderr (errors still are).")(f)
+                        help="No progress, and the reports' warnings not on stderr (errors still are).")(f)
+
+
+def fail_option(f):
+    return click.option("--fail-on-suspect", is_flag=True,
+                        help="Exit with status 1 when a suspect exceeds the thresholds (for scripts and CI).")(f)
+
+
+def format_option(f):
+    return click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
+                        show_default=True)(f)
 
 
 class OneLineErrors(click.Group):
@@ -190,11 +266,12 @@ class OneLineErrors(click.Group):
             if ctx.params.get("verbose"):
                 raise
             click.echo(f"dumpscan: error: {one_line_error(exc)}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"],
-                                                  "max_content_width": 100})
+                                                  "max_content_width": 100},
+             epilog=EXIT_HELP)
 @click.version_option(__version__)
 @click.option("-v", "--verbose", count=True, help="Show library log messages on stderr (-vv: debug).")
 def main(verbose: int) -> None:
@@ -202,16 +279,12 @@ def main(verbose: int) -> None:
 
     \b
     dumpscan analyze MEMORY.DMP -s SYMBOLS            the leak report
-    dumpscan analyze MEMORY.DMP --section poolused    the !poolused table
+    dumpscan analyze MEMORY.DMP --section pooltags    the !poolused table
     dumpscan analyze MEMORY.DMP --section verifier    !verifier 3
     dumpscan analyze MEMORY.DMP --address 0x9ca00000  !verifier 80 ADDR
     dumpscan diff OLD.dmp NEW.dmp                     what grew between two dumps
     dumpscan series T0.dmp T1.dmp T2.dmp              tags growing across dumps
     dumpscan batch ARCHIVE/                           one summary row per dump
-
-    \b
-    Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the
-    thresholds; 2 usage error, or no dump could be analyzed.
     """
     configure_logging(verbose)
 
@@ -267,290 +340,205 @@ def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Pat
 # --------------------------------------------------------------------------------------
 # analyze
 
-
-def address_type(value):
-    from .report.select import parse_address
-
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return parse_address(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--address") from None
+VIEW_FILTERS = ("tag", "driver", "min_bytes", "sort", "top", "address", "suspects_only")
 
 
-@main.command()
+@main.command(epilog=EXIT_HELP)
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True,
-              help="json: the complete dumpscan.report/1 document with its 'leaks' section (an array "
-                   "for several dumps; the view options below shape text and csv only).")
+              help="json: without --section, the complete dumpscan.report/1 document with its 'leaks' "
+                   "section (an array for several dumps); with --section, that view's rows.")
 @click.option("--section", type=click.Choice(SECTIONS), default=None,
-              help="What to show: report (the leak report; default), poolused (!poolused), verifier "
-                   "(!verifier 3), history (!verifier 80; the default with --address), bigpool, "
-                   "callsites, all (text only).")
-@click.option("--tag", "tags", multiple=True, metavar="PATTERN",
-              help="Only tags matching this !poolused-style pattern (Lea*, ?eak); repeatable.")
-@click.option("--driver", "drivers", multiple=True, metavar="NAME",
-              help="Only tags/allocations/drivers of this driver (myfault, myfault.sys, my*); repeatable.")
-@click.option("--min-bytes", type=click.IntRange(0), default=0, help="Hide rows with fewer bytes.")
-@click.option("--sort", type=click.Choice(SORTS), default="total", show_default=True,
-              help="Order of tag tables: nonpaged/paged/total bytes, outstanding allocs, or tag name.")
-@click.option("--top", type=click.IntRange(1), default=None,
-              help="Show only the first N rows of each table (also the report's top_n).")
-@click.option("--address", callback=lambda ctx, param, value: address_type(value), metavar="ADDR",
-              help="The allocate/free history of the block at ADDR (like !verifier 80 ADDR): "
-                   "0x9ca00000, fffff800`016530fc.")
-@pooltag_option
-@threshold_option
-@click.option("--fail-on-suspect", is_flag=True,
-              help="Exit with status 1 when a suspect exceeds the thresholds (for scripts and CI).")
+              help="What to show: report (the leak report; default; in CSV its suspects), "
+                   + ", ".join(f"{v.name} ({v.title})" if v.title != v.name else v.name for v in VIEWS.values())
+                   + f", all (text only); aliases: "
+                   + ", ".join(f"{a} = {v}" for a, v in SECTION_ALIASES.items())
+                   + ". --address alone means history.")
+@view_options(*VIEW_FILTERS, "pooltag", "threshold", "dtb", "kernel_base")
+@fail_option
 @out_option
 @quiet_option
-def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str,
-            section: str | None, tags: tuple[str, ...], drivers: tuple[str, ...], min_bytes: int,
-            sort: str, top: int | None, address: int | None, pooltag: Path | None,
-            threshold: tuple[str, ...], fail_on_suspect: bool, out: Path | None, quiet: bool) -> None:
+def analyze(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str, section: str | None,
+            pooltag: Path | None, dtb: int | None, kernel_base: int | None, fail_on_suspect: bool,
+            out: Path | None, quiet: bool, **filters) -> None:
     """Analyze crash dumps for pool leaks.
 
     DUMP may be a directory (its *.dmp files, recursively). Prints the leak report (suspects
-    with their evidence, top tags, call sites, big pool, verified drivers), another
-    --section, or the dumpscan.report/1 JSON document.
+    with their evidence, top tags, call sites, big pool, verified drivers), one view
+    (--section), or the dumpscan.report/1 JSON document.
     """
     from .analysis.leaks import analyze as analyze_leaks
 
-    thresholds = thresholds_from(threshold, top)
+    query = query_from(filters)
+    thresholds = thresholds_from(query)
     if section is None:
-        section = "history" if address is not None else "report"
-    if output_format == "csv" and section == "all":
-        raise click.UsageError("--format csv takes one --section (not all)")
-    dirs = symbol_dirs(symbols)
+        section = "history" if query.address is not None else "report"
+    section = SECTION_ALIASES.get(section, section)
+    if output_format != "text" and section == "all":
+        raise click.UsageError(f"--format {output_format} takes one --section (not all)")
     paths = expand(list(dumps))
-    view = dict(tags=list(tags), drivers=list(drivers), min_bytes=min_bytes, sort=sort, top=top,
-                address=address)
-    outputs: list[str] = []
-    documents: list[dict] = []
-    statuses: list[int] = []
-    for path, report in analyze_many(paths, dirs, pooltag, quiet):
+    run = Run(paths, symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
+    frontend = _frontend(output_format, section)
+    many = len(paths) > 1
+    suspect, shown = False, 0
+    for path, report in run.reports():
         report["leaks"] = leaks = analyze_leaks(report, thresholds)
-        statuses.append(int(leaks.get("exit_status") or 0))
-        if not quiet:
-            for warning in leaks.get("warnings") or []:
-                error(path, f"warning: {warning}")
+        run.warn(path, leaks.get("warnings"))
         try:
-            if output_format == "json":
-                documents.append(report)
-            elif output_format == "csv":
-                outputs.append(render_csv_section(report, section, view, path if len(paths) > 1 else None,
-                                                  first=not outputs))
-            else:
-                outputs.append(render_text_section(report, section, view, path,
-                                                   many=len(paths) > 1 or section == "all"))
+            _render(frontend, report, section, query, str(path), many)
         except Exception as exc:  # a report the views cannot show: one line, the others go on
             error(path, f"cannot render the {section} section: {type(exc).__name__}: {exc}")
-            statuses.pop()
-    if not statuses:  # every dump failed (each said why), or a directory held none
-        sys.exit(2)
-    if output_format == "json":
-        text = _json(documents[0] if len(documents) == 1 and len(paths) == 1 else documents)
-    elif output_format == "csv":
-        text = "".join(outputs)
-    else:
-        text = "\n".join(outputs)
-    emit(text, out)
-    if fail_on_suspect and any(statuses):
-        sys.exit(1)
-
-
-def render_text_section(report: dict, section: str, view: dict, path: Path, many: bool) -> str:
-    from .report import render_text as rt
-    from .report import select as sel
-
-    parts: list[str] = []
-    wanted = ["report", "poolused", "verifier", "history", "callsites", "bigpool"] if section == "all" \
-        else [section]
-    for name in wanted:
-        if name == "report":
-            leaks = sel.select_leaks(report, report["leaks"], tags=view["tags"], drivers=view["drivers"],
-                                     min_bytes=view["min_bytes"], sort=view["sort"], top=view["top"])
-            leaks["suspects"] = [dict(s, drivers=sel.owner_names(s["drivers"])) if "drivers" in s else s
-                                 for s in leaks["suspects"]]
-            parts.append(rt.render_leak_report(report, leaks, top=view["top"]))
+            run.failed += 1
             continue
-        title = {"poolused": "!poolused", "verifier": "!verifier 3",
-                 "history": "!verifier 80" + (f" {view['address']:#x}" if view["address"] is not None else ""),
-                 "callsites": "call sites", "bigpool": "big pool"}[name]
-        if many:
-            heading = f"{path}: {title}"
-            parts.append(f"{heading}\n{'=' * len(heading)}\n")
-        if name == "poolused":
-            rows = sel.select_tags([r for r in sel.tag_rows(report) if r["allocs"] or r["frees"] or r["bytes"]],
-                                   tags=view["tags"], drivers=view["drivers"], min_bytes=view["min_bytes"],
-                                   sort=view["sort"], top=view["top"])
-            parts.append(rt.render_poolused(rows, sort=view["sort"], tags=view["tags"], drivers=view["drivers"],
-                                            min_bytes=view["min_bytes"], top=view["top"]))
-        elif name == "verifier":
-            selected = sel.select_verifier(report, tags=view["tags"], drivers=view["drivers"],
-                                           min_bytes=view["min_bytes"])
-            parts.append(rt.render_verifier(dict(report, verifier=selected)))
-        elif name == "history":
-            count = None if view["address"] is not None else (view["top"] or HISTORY_RECORDS)
-            address = view["address"]
-            if address is not None:
-                from .analysis.leaks import machine
-
-                address = sel.canonical_address(address, machine(report))
-            text = rt.render_pool_history(report, address, count=count)
-            parts.append(text)
-        elif name == "callsites":
-            leaks = sel.select_leaks(report, report["leaks"], tags=view["tags"], drivers=view["drivers"],
-                                     min_bytes=view["min_bytes"], sort=view["sort"], top=view["top"])
-            parts.append(rt.render_call_sites(report, leaks["call_sites"]))
-        elif name == "bigpool":
-            parts.append(rt.render_bigpool(report, tags=view["tags"], drivers=view["drivers"],
-                                           min_bytes=view["min_bytes"], sort=view["sort"], top=view["top"]))
-    return "\n".join(parts)
+        shown += 1
+        suspect |= bool(leaks.get("exit_status"))
+    if not shown:  # every dump failed (each said why), or a directory held none
+        sys.exit(EXIT_USAGE)
+    emit(frontend.finish(), out)
+    sys.exit(run.status(fail_on_suspect and suspect))
 
 
-def render_csv_section(report: dict, section: str, view: dict, path: Path | None, first: bool) -> str:
-    from .analysis.leaks import display_tag
-    from .report import render_csv as rc
-    from .report import select as sel
+class _Documents:
+    """--format json without a view: the report documents (one, or an array)."""
 
-    def hexa(value):
-        return f"{value:#x}" if isinstance(value, int) else ""
+    def __init__(self) -> None:
+        self.documents: list[dict] = []
+        self.single = True
 
-    if section == "report":
-        leaks = sel.select_leaks(report, report["leaks"], tags=view["tags"], drivers=view["drivers"],
-                                 min_bytes=view["min_bytes"], sort=view["sort"], top=view["top"])
-        text = rc.suspects_csv([dict(s, drivers=sel.owner_names(s.get("drivers"))) for s in leaks["suspects"]])
-    elif section == "poolused":
-        rows = sel.select_tags([r for r in sel.tag_rows(report) if r["allocs"] or r["frees"] or r["bytes"]],
-                               tags=view["tags"], drivers=view["drivers"], min_bytes=view["min_bytes"],
-                               sort=view["sort"], top=view["top"])
-        text = rc.tags_csv(report, rows)
-    elif section == "verifier":
-        selected = sel.select_verifier(report, tags=view["tags"], drivers=view["drivers"],
-                                       min_bytes=view["min_bytes"])
-        text = rc.allocations_csv(dict(report, verifier=selected))
-    elif section == "history":
-        count = None if view["address"] is not None else (view["top"] or HISTORY_RECORDS)
-        records = sel.history(report, view["address"], count)
-        text = rc._csv(["index", "kind", "address", "size", "thread", "frames"],
-                       ([r.get("index"), r.get("kind"), hexa(r.get("address")), r.get("size"),
-                         hexa(r.get("thread")),
-                         ";".join(f"{f:#x} {s}" if s else f"{f:#x}" for f, s in
-                                  zip(r.get("stack") or [], (r.get("symbols") or []) + [None] * 64))]
-                        for r in records))
-    elif section == "callsites":
-        leaks = sel.select_leaks(report, report["leaks"], tags=view["tags"], drivers=view["drivers"],
-                                 min_bytes=view["min_bytes"], sort=view["sort"], top=view["top"])
-        text = rc.call_sites_csv(report, leaks["call_sites"])
-    else:  # bigpool
-        owners = {r["tag"]: r["drivers"] for r in sel.tag_rows(report)}
-        blocks = sel.select_bigpool(report, tags=view["tags"], drivers=view["drivers"],
-                                    min_bytes=view["min_bytes"])
-        if view["top"]:
-            blocks = sorted(blocks, key=lambda b: -b.get("bytes", 0))[:view["top"]]
-        text = rc._csv(["address", "tag", "key", "bytes", "pool_type", "drivers"],
-                       ([hexa(b.get("va")), display_tag(b.get("tag", "")), hexa(b.get("key")), b.get("bytes"),
-                         b.get("pool_type"), ";".join(owners.get(b.get("tag", ""), []))] for b in blocks))
-    if path is None:
-        return text
-    return _prefix_csv(text, "dump", str(path), header=first)
+    def add(self, report: dict, many: bool) -> None:
+        self.documents.append(report)
+        self.single = self.single and not many
+
+    def finish(self) -> str:
+        return _json(self.documents[0] if self.single and len(self.documents) == 1 else self.documents)
 
 
-def _prefix_csv(text: str, column: str, value: str, header: bool) -> str:
-    import csv
-    import io
+class _Texts:
+    """Text output of leak reports and of 'all' (several views of each dump)."""
 
-    rows = list(csv.reader(io.StringIO(text)))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    if header and rows:
-        writer.writerow([column] + rows[0])
-    for row in rows[1:]:
-        writer.writerow([value] + row)
-    return buffer.getvalue()
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def finish(self) -> str:
+        return "\n".join(self.parts)
+
+
+def _frontend(output_format: str, section: str):
+    if output_format == "json":
+        if section == "report":
+            return _Documents()
+        from .report.render_json import JsonFrontend
+
+        return JsonFrontend()
+    if output_format == "csv":
+        from .report.render_csv import CsvFrontend
+
+        return CsvFrontend()
+    if section in ("report", "all"):
+        return _Texts()
+    from .report.render_text import TextFrontend
+
+    return TextFrontend()
+
+
+def _render(frontend, report: dict, section: str, query: Query, label: str, many: bool) -> None:
+    """Add one dump's ``section`` to the front end."""
+    if isinstance(frontend, _Documents):
+        frontend.add(report, many)
+        return
+    if isinstance(frontend, _Texts):
+        from .report.render_text import TextFrontend, render_leak_report
+
+        parts = [render_leak_report(report, query)]
+        if section == "all":
+            views = TextFrontend()
+            for view in VIEWS.values():
+                views.add(view.table(report, query), label)
+            parts.append(views.finish())
+        frontend.parts.append("\n".join(parts))
+        return
+    view = VIEWS["suspects" if section == "report" else section]
+    frontend.add(view.table(report, query), label if many else None)
 
 
 # --------------------------------------------------------------------------------------
 # diff, series
 
 
-@main.command()
+@main.command(epilog=EXIT_HELP)
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @symbols_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
-              show_default=True)
-@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Rows per table (text).")
-@pooltag_option
+@format_option
+@view_options("top", "pooltag", "threshold", "dtb", "kernel_base")
+@fail_option
 @out_option
 @quiet_option
-def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, top: int,
-         pooltag: Path | None, out: Path | None, quiet: bool) -> None:
+def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, top: int | None,
+         pooltag: Path | None, threshold: tuple, dtb: int | None, kernel_base: int | None,
+         fail_on_suspect: bool, out: Path | None, quiet: bool) -> None:
     """What changed from OLD.dmp to NEW.dmp (one machine at two times): tags that grew
     (largest growth first, with rates per hour of uptime), new and vanished big-pool blocks,
-    verified drivers' allocations."""
+    verified drivers' allocations, growth suspects. Warns when the two dumps cannot be of
+    one machine."""
     from .analysis.diff import diff_reports
     from .report.render_csv import diff_csv
     from .report.render_text import render_diff
 
+    thresholds = thresholds_from(query_from({"threshold": threshold}))
+    run = Run([old, new], symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
     # A list, not a dict keyed by path: ``diff A.dmp A.dmp`` is two reports of one file.
-    analyzed = list(analyze_many([old, new], symbol_dirs(symbols), pooltag, quiet))
-    if len(analyzed) < 2:  # analyze_many said why on stderr, one line per dump
-        sys.exit(2)
+    analyzed = list(run.reports())
+    if len(analyzed) < 2:  # the run said why on stderr, one line per dump
+        sys.exit(EXIT_USAGE)
     (_, older), (_, newer) = analyzed
-    result = diff_reports(older, newer, labels=(str(old), str(new)))
+    result = diff_reports(older, newer, labels=(str(old), str(new)), thresholds=thresholds)
+    run.warn(Path(f"{old} -> {new}"), result.get("warnings"))
     if output_format == "json":
         text = _json(result)
     elif output_format == "csv":
         text = diff_csv(result)
     else:
-        text = render_diff(result, top=top)
+        text = render_diff(result, top=top or 20)
     emit(text, out)
+    sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
 
 
-@main.command()
+@main.command(epilog=EXIT_HELP)
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
-              show_default=True)
-@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Rows per table (text).")
-@pooltag_option
-@threshold_option
+@format_option
+@view_options("top", "pooltag", "threshold", "dtb", "kernel_base")
+@fail_option
 @out_option
 @quiet_option
-def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str, top: int,
-           pooltag: Path | None, threshold: tuple[str, ...], out: Path | None, quiet: bool) -> None:
+def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: str, top: int | None,
+           pooltag: Path | None, threshold: tuple, dtb: int | None, kernel_base: int | None,
+           fail_on_suspect: bool, out: Path | None, quiet: bool) -> None:
     """Tags growing across two or more dumps of one machine (ordered by crash time, else
     uptime, else as given): outstanding allocations and bytes per dump, growth, rate."""
     from .analysis.diff import series as run_series
-    from .report.render_csv import _csv
+    from .report.render_csv import series_csv
     from .report.render_text import render_series
 
-    thresholds = thresholds_from(threshold)
-    analyzed = list(analyze_many(expand(list(dumps)), symbol_dirs(symbols), pooltag, quiet))
+    thresholds = thresholds_from(query_from({"threshold": threshold}))
+    run = Run(expand(list(dumps)), symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
+    analyzed = list(run.reports())
     if len(analyzed) < 2:
         click.echo("dumpscan: series: needs at least two dumps that can be analyzed", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     result = run_series([r for _, r in analyzed], labels=[str(p) for p, _ in analyzed],
                         thresholds=thresholds)
     if output_format == "json":
         text = _json(result)
     elif output_format == "csv":
-        points = len(result["points"])
-        text = _csv(["tag", "growth_bytes", "growth_count", "bytes_per_hour", "strict"]
-                    + [f"bytes_t{i}" for i in range(points)] + [f"outstanding_t{i}" for i in range(points)],
-                    ([t["tag"], t["growth_bytes"], t["growth_count"],
-                      "" if t.get("bytes_per_hour") is None else f"{t['bytes_per_hour']:.1f}",
-                      "yes" if t.get("strict") else "no", *t["bytes"], *t["outstanding"]]
-                     for t in result["tags"]))
+        text = series_csv(result)
     else:
-        text = render_series(result, top=top)
+        text = render_series(result, top=top or 20)
     emit(text, out)
+    sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
 
 
 # --------------------------------------------------------------------------------------
@@ -562,37 +550,38 @@ def batch_analyze(dirs: Sequence[str], pooltag: str | None, path: Path) -> dict:
     return analyze_one(Path(path), [Path(d) for d in dirs], Path(pooltag) if pooltag else None)
 
 
-@main.command()
+@main.command(epilog=EXIT_HELP)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Worker processes (default: one per CPU; 0 = analyze in this process).")
-@click.option("--format", "output_format", type=click.Choice(["text", "csv", "json"]), default="text",
-              show_default=True)
-@pooltag_option
-@threshold_option
-@click.option("--fail-on-suspect", is_flag=True,
-              help="Exit with status 1 when a dump has a suspect over the thresholds.")
+@format_option
+@view_options("pooltag", "threshold")
+@fail_option
 @out_option
+@quiet_option
 def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | None, output_format: str,
-          pooltag: Path | None, threshold: tuple[str, ...], fail_on_suspect: bool, out: Path | None) -> None:
+          pooltag: Path | None, threshold: tuple, fail_on_suspect: bool, out: Path | None,
+          quiet: bool) -> None:
     """Scan an archive: one summary row per dump (directories are walked for *.dmp).
 
     A dump that cannot be analyzed becomes an 'error' row (and one line on stderr); the
     others go on.
     """
     from .analysis.batch import scan_archive
+    from .progress import progress
     from .report.render_csv import batch_csv
     from .report.render_text import render_batch
 
-    thresholds = thresholds_from(threshold)
+    thresholds = thresholds_from(query_from({"threshold": threshold}))
     todo = expand(list(paths))
     if not todo:
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     analyze = functools.partial(batch_analyze, [str(d) for d in symbol_dirs(symbols)],
                                 str(pooltag) if pooltag else None)
     rows = []
-    for row in scan_archive(todo, analyze, workers, thresholds=thresholds):
+    for row in progress(scan_archive(todo, analyze, workers, thresholds=thresholds), "scanning",
+                        total=len(todo), quiet=quiet):
         if row.status != "ok":  # the row's error is already one line (Failed: no type prefix)
             error(row.dump, row.error or "error")
         rows.append(row)
@@ -603,10 +592,13 @@ def batch(paths: tuple[Path, ...], symbols: tuple[Path, ...], workers: int | Non
     else:
         text = render_batch(rows)
     emit(text, out)
-    if not any(r.status == "ok" for r in rows):
-        sys.exit(2)
+    ok = sum(1 for r in rows if r.status == "ok")
+    if not ok:
+        sys.exit(EXIT_USAGE)
+    if ok < len(rows):
+        sys.exit(EXIT_PARTIAL)
     if fail_on_suspect and any(r.exit_status for r in rows):
-        sys.exit(1)
+        sys.exit(EXIT_SUSPECT)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ DUMPS = TESTDATA / "dumps"
 SYMBOLS = TESTDATA / "symbols"
 PLUGINS = ROOT / "plugins"
 # The real symbol tables beside the project (../shared/isf); absent for a plain clone.
-REAL_ISF = ROOT.parent / "shared" / "isf"
+REAL_ISF = (ROOT.parent / "shared" / "isf").resolve()  # resolved: ../shared may be a symlink
 VOL = Path(sys.executable).with_name("vol")
 
 

@@ -78,12 +78,30 @@ def test_text_report_names_the_suspect_and_its_call_site():
     assert "98726659 myfault!PoolLeak+0x21" in out  # the newest allocation's stack
 
 
+def test_text_report_header_says_each_thing_once_and_only_what_is_true():
+    out = run("analyze", "-s", SYMBOLS, DUMPS / "win10-x64-verifier-full.dmp").stdout
+    header = out.split("\n\nSuspects", 1)[0].splitlines()[3:]
+    labels = [line.split(" : ", 1)[0].strip() for line in header]
+    assert len(labels) == len(set(labels)), labels
+    assert "Dump type" not in labels and "Kernel pdb" not in labels and "System time" not in labels
+    assert sum("full dump, run-based" in line for line in header) == 1
+    assert sum("1C9875F76C8F0FBF3EB9A9D7C1C27406" in line for line in header
+               if not line.startswith("Symbol table")) == 1
+    coverage = out.split("\nCoverage\n", 1)[1]
+    assert "{" not in coverage and "': " not in coverage  # no Python dicts
+    assert "PoolBigPageTable: 1024 of 1024 entries read (at ffff" in coverage
+    # exit 0 without --fail-on-suspect: the report must not claim another status
+    assert "Exit status" not in out
+    assert "Exit thresholds: exceeded (with --fail-on-suspect, dumpscan exits with status 1)" in out
+
+
 def test_sections_poolused_verifier_history():
-    result = run("analyze", "-s", SYMBOLS, X86, "--section", "poolused", "--tag", "Lea*", "--tag", "?rp ")
-    assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines() if line.startswith((" Leak", " Irp"))]
-    assert [r[0] for r in rows] == ["Leak", "Irp"]
-    assert rows[0][1:5] == ["0", "0", "10", "10280960"] and rows[0][5] == "myfault.sys"
+    for section in ("poolused", "pooltags"):  # the !poolused name stays an alias of the view's
+        result = run("analyze", "-s", SYMBOLS, X86, "--section", section, "--tag", "Lea*", "--tag", "Irp")
+        assert result.returncode == 0, result.stderr
+        rows = [line.split() for line in result.stdout.splitlines() if line.startswith((" Leak", " Irp"))]
+        assert [r[0] for r in rows] == ["Leak", "Irp"]
+        assert rows[0][1:5] == ["0", "0", "10", "10280960"] and rows[0][5] == "myfault.sys"
 
     result = run("analyze", "-s", SYMBOLS, X86, "--section", "verifier", "--driver", "myfault")
     lines = [l for l in result.stdout.splitlines() if "0x000fb000  Leak  0x98726659  myfault!PoolLeak+0x21" in l]
@@ -108,9 +126,10 @@ def test_csv_sections_parse():
 
     suspects = rows()
     assert suspects[0]["name"] == "Leak" and suspects[0]["severity"] == "high"
+    assert {s["severity"] for s in rows("--suspects-only")} <= {"high", "medium", "low"}
     allocations = rows("--section", "verifier")
     assert len(allocations) == 10 and {a["caller_symbol"] for a in allocations} == {"myfault!PoolLeak+0x21"}
-    assert {int(a["length"]) for a in allocations} == {0xFB000}
+    assert {int(a["length"], 16) for a in allocations} == {0xFB000}  # hex, as !verifier 3 prints it
     history = rows("--section", "history", "--address", "9ca00000")
     assert [h["kind"] for h in history] == ["allocate", "free", "allocate"]
     tags = rows("--section", "poolused", "--sort", "paged", "--top", "3")
@@ -169,10 +188,14 @@ def test_default_symbols_come_from_the_environment_then_the_current_directory(tm
     assert "DUMPSCAN_SYMBOLS" in run("analyze", "--help").stdout
 
 
-def test_one_bad_dump_does_not_stop_the_others(tmp_path):
+def test_one_bad_dump_does_not_stop_the_others_and_exits_3(tmp_path):
+    """A partial failure has its own status: 3 (2 = nothing analyzed, 0 = all analyzed)."""
     result = run("analyze", "-s", SYMBOLS, tmp_path / "nothere.dmp", X86, "--section", "poolused", "--top", "1")
-    assert result.returncode == 0
+    assert result.returncode == 3
     assert "Leak" in result.stdout and result.stderr.count("dumpscan: ") == 1
+    # a failure outranks a finding
+    assert run("analyze", "-s", SYMBOLS, tmp_path / "nothere.dmp", X86, "--fail-on-suspect").returncode == 3
+    assert "3 some dumps could not be analyzed" in " ".join(run("analyze", "--help").stdout.split())
 
 
 def test_fail_on_suspect():
@@ -208,6 +231,55 @@ def test_diff_puts_the_leak_first():
     assert grew[3].split()[0] == "Leak"
 
 
+def test_diff_and_series_fail_on_suspect():
+    for command, dumps in (("diff", SERIES[::2]), ("series", SERIES)):
+        assert run(command, "-s", SYMBOLS, *dumps).returncode == 0
+        assert run(command, "-s", SYMBOLS, "--fail-on-suspect", *dumps).returncode == 1
+        assert run(command, "-s", SYMBOLS, "--fail-on-suspect", "--threshold", f"exit_min_bytes={1 << 50}",
+                   *dumps).returncode == 0
+
+
+def test_diff_warns_when_the_dumps_cannot_be_of_one_machine():
+    result = run("diff", "-s", SYMBOLS, "--format", "json", X86, DUMPS / "win11-x64-verifier-full.dmp")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert any("is an x86 dump" in w and "an x64 dump" in w and "cannot be dumps of one machine" in w
+               for w in warnings), warnings
+    assert any("different kernel builds (6.3.9600 vs 10.0.22000)" in w for w in warnings)
+    assert "cannot be dumps of one machine" in result.stderr  # also when the output is JSON
+    same = run("diff", "-s", SYMBOLS, "--format", "json", SERIES[0], SERIES[1])
+    assert not any("machine" in w for w in json.loads(same.stdout)["warnings"])
+
+
+def test_dtb_and_kernel_base_options_reach_the_kernel_layer():
+    """--dtb and --kernel-base override the header (the hints of the open errors name them)."""
+    truth = load_truth("win81-x86-verifier")
+    result = run("analyze", "-s", SYMBOLS, X86, "--dtb", hex(truth["dump"]["dtb"]), "--kernel-base",
+                 hex(truth["kernel"]["base"]), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    result = run("analyze", "-s", SYMBOLS, X86, "--dtb", "0x1000")
+    assert result.returncode == 2
+    assert "the given DTB 0x1000" in result.stderr or "--kernel-base ADDR" in result.stderr, result.stderr
+    assert "=...)" not in result.stderr  # no hint at an option that does not exist
+    assert run("analyze", "-s", SYMBOLS, X86, "--dtb", "xyz").returncode == 2
+    for command in ("diff", "series"):
+        assert "--dtb" in run(command, "--help").stdout and "--kernel-base" in run(command, "--help").stdout
+
+
+def test_python_dash_m_dumpscan():
+    result = subprocess.run([sys.executable, "-m", "dumpscan", "--version"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and "0.1.0" in result.stdout
+
+
+def test_help_imports_neither_numpy_nor_volatility():
+    code = ("import sys\nfrom dumpscan.cli import main\ntry:\n    main(['analyze', '--help'])\n"
+            "except SystemExit:\n    pass\nprint(sorted(m for m in ('numpy', 'volatility3', 'rich') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_series_puts_the_leak_first():
     result = run("series", "-s", SYMBOLS, "--format", "json", *SERIES)
     assert result.returncode == 0, result.stderr
@@ -225,7 +297,7 @@ def test_batch_over_the_archive_and_a_garbage_file(tmp_path):
     garbage.write_bytes(os.urandom(8192))
     result = run("batch", "-s", SYMBOLS, "--workers", "2", "--format", "csv", DUMPS, garbage)
     no_traceback(result)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # some dumps could not be analyzed
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == len(NAMES) + 1
     errors = [r for r in rows if r["status"] != "ok"]

@@ -23,7 +23,8 @@ WIN7 = DUMPS / "win7-x64-poolhittag.dmp"
 VERIFIER_DUMPS = bundled(lambda name, truth: bool(truth.get("verifier")))
 OURS = {"poolleak": "windows.poolleak.PoolLeak", "pooltags": "windows.pooltags.PoolTags",
         "verifier": "windows.verifier.Verifier", "poolhistory": "windows.poolhistory.PoolHistory",
-        "pooltrack": "windows.pooltrack.PoolTrack", "hittag": "windows.hittag.HitTag"}
+        "pooltrack": "windows.pooltrack.PoolTrack", "hittag": "windows.hittag.HitTag",
+        "callsites": "windows.callsites.CallSites"}
 
 
 def vol_json(dump: Path, plugin: str, *args: str, cache: Path) -> list[dict]:
@@ -79,7 +80,7 @@ def test_pooltags_rows_equal_the_truth_tags(name, vol_cache):
 
 
 def test_pooltags_filters(vol_cache):
-    rows = vol_json(X86, "pooltags", "--tags", "Lea*", "?rp ", "--sort", "tag", cache=vol_cache)
+    rows = vol_json(X86, "pooltags", "--tag", "Lea*", "Irp", "--sort", "tag", cache=vol_cache)
     assert [r["Tag"] for r in rows] == ["Irp ", "Leak"]
     leak = rows[1]
     assert (leak["PagedAllocs"], leak["PagedFrees"], leak["PagedOutstanding"], leak["PagedBytes"]) == \
@@ -96,7 +97,8 @@ def test_verifier_reproduces_the_driver_verifier_article(vol_cache):
     assert result.returncode == 0, result.stderr
     lines = [line.split("\t") for line in result.stdout.splitlines() if line.startswith("* myfault.sys")]
     assert len(lines) == 10
-    assert {tuple(line[3:]) for line in lines} == {("0xfb000", "Leak", "0x98726659", "myfault!PoolLeak+0x21")}
+    assert {tuple(line[3:]) for line in lines} == {("0xfb000", "Leak", "0x6b61654c", "0x98726659",
+                                                    "myfault!PoolLeak+0x21")}
     assert [line[2] for line in lines][:2] == ["0x9d2fb000", "0x9d200000"]  # highest first, as !verifier 3
     assert re.search(r"^myfault\.sys\tTrue\t0x[0-9a-f]+\t0x9ce000\t", result.stdout, re.M)
 
@@ -160,7 +162,7 @@ def test_poolleak_ranks_the_leak_with_its_call_site(vol_cache):
     assert "myfault!PoolLeak+0x21 <- myfault!MyfaultDeviceControl+0x13f" in site["Evidence"]
     assert rows[1]["Kind"] == "driver" and rows[1]["Name"] == "myfault.sys"
     assert len(rows) == 3 and rows[2]["Severity"] == "none"
-    only = vol_json(WIN7, "poolleak", "--suspects", cache=vol_cache)
+    only = vol_json(WIN7, "poolleak", "--suspects-only", cache=vol_cache)
     assert [r["Name"] for r in only] == ["Lea2"] and "pool_hit_tag" in only[0]["Rules"]
     assert "PoolHitTag is set to 'Lea2'" in only[0]["Evidence"]
 
@@ -170,8 +172,9 @@ def test_poolleak_ranks_the_leak_with_its_call_site(vol_cache):
     ("pooltags", ["--top", "2"], {"Tag": "Leak", "PagedBytes": "10280960"}),
     ("verifier", [], {"Driver": "myfault.sys", "Loaded": "True"}),
     ("verifier", ["--summary"], {"Scope": "MmVerifierData", "Counter": "Level", "Value": "8"}),
-    ("poolhistory", ["--count", "2"], {"Kind": "allocate", "Address": "0x9d2fb000"}),
-    ("pooltrack", ["--tags", "Leak"], {"Tag": "Leak", "Table": "PoolTrackTable"}),
+    ("poolhistory", ["--top", "2"], {"Kind": "allocate", "Address": "0x9d2fb000"}),
+    ("pooltrack", ["--tag", "Leak"], {"Tag": "Leak", "Table": "PoolTrackTable"}),
+    ("callsites", ["--driver", "myfault"], {"Symbol": "myfault!PoolLeak+0x21", "Count": "10"}),
     ("hittag", [], {"Key": "0xffffff0f"}),
 ])
 def test_every_plugin_renders_csv(plugin, args, first, vol_cache):
@@ -182,7 +185,7 @@ def test_every_plugin_renders_csv(plugin, args, first, vol_cache):
 
 def test_pooltrack_sums_to_pooltags(vol_cache):
     columns = ("NonPagedAllocs", "NonPagedFrees", "NonPagedBytes", "PagedAllocs", "PagedFrees", "PagedBytes")
-    rows = vol_json(X86, "pooltrack", "--tags", "Leak", "Irp ", cache=vol_cache)
+    rows = vol_json(X86, "pooltrack", "--tag", "Leak", "Irp", cache=vol_cache)
     sums: dict[int, list[int]] = {}
     for row in rows:
         total = sums.setdefault(row["Key"], [0] * 6)
@@ -191,7 +194,7 @@ def test_pooltrack_sums_to_pooltags(vol_cache):
     signed32 = lambda value: ((value % 2**32) ^ 2**31) - 2**31  # x86: SIZE_T byte counters
     # the per-table rows of windows.pooltrack sum (in the counters' 32-bit width) to the
     # rows windows.pooltags prints for the same tags
-    pooltags = {r["Key"]: r for r in vol_json(X86, "pooltags", "--tags", "Leak", "Irp ", cache=vol_cache)}
+    pooltags = {r["Key"]: r for r in vol_json(X86, "pooltags", "--tag", "Leak", "Irp", cache=vol_cache)}
     assert set(pooltags) == set(sums)
     for key, got in sums.items():
         row = pooltags[key]
@@ -244,22 +247,35 @@ def test_analysis_errors_of_dumpscan_are_one_log_line(error, monkeypatch, caplog
         else "the kernel image could not be located")
 
 
-def test_pooltags_lists_partial_tags_marked(monkeypatch):
-    import importlib
-    import sys
+def test_pooltags_lists_partial_tags_marked():
+    from dumpscan.views import VIEWS
+    from dumpscan.vol.grid import grid_rows, query_of
 
-    monkeypatch.syspath_prepend(str(PLUGINS))
-    pooltags = importlib.import_module("windows.pooltags")
     report = copy.deepcopy(load_truth("win81-x86-verifier"))  # load_truth is cached: do not alter it
     (leak,) = [t for t in report["tags"] if t["tag"] == "Leak"]
     report["tags"] = [t for t in report["tags"] if t["tag"] != "Leak"]
     report["tags_partial"] = [dict(leak, partial=True)]
-    monkeypatch.setattr(pooltags.common, "analyze", lambda plugin, **kwargs: report)
-
-    class Plugin:
-        config = {"tags": ["Lea*", "?rp "], "sort": "tag"}
-
-    rows = [values for _, values in pooltags.PoolTags._generator(Plugin())]
+    view = VIEWS["pooltags"]
+    query = query_of(view, {"tag": ["Lea*", "Irp"], "sort": "tag"})
+    rows = [values for _, values in grid_rows(view.table(report, query))]
     assert [(r[0], r[-1]) for r in rows] == [("Irp ", False), ("Leak", True)]
     assert rows[1][9] == leak["paged_bytes"]
-    sys.modules.pop("windows.pooltags", None)
+
+
+def test_options_agree_between_the_command_and_volatility():
+    """Every option a plugin takes is the command's option of the same name, with the same
+    help and default (both are made from dumpscan.views.options)."""
+    import click
+
+    from dumpscan.cli import analyze
+    from dumpscan.views import OPTIONS, VIEWS
+    from dumpscan.vol.grid import requirements_of
+
+    command = {p.name: p for p in analyze.params if isinstance(p, click.Option)}
+    for view in VIEWS.values():
+        for requirement in requirements_of(view, "pooltag"):
+            option = OPTIONS[requirement.name.replace("-", "_")]
+            assert requirement.description == option.help == command[option.name].help
+            assert f"--{requirement.name}" in command[option.name].opts
+            if option.kind not in ("patterns", "pairs", "flag"):
+                assert requirement.default == option.default

@@ -56,7 +56,7 @@ def test_verifier_and_history(name, real, vol):
                      for c in row["__children"])
         assert got == sorted((a["address"], a["length"], a["tag"], a["caller"], a["caller_symbol"])
                              for a in driver["allocations"])
-    history = vol(name, real, "poolhistory", "--count", str(len(truth["trace_log"])))
+    history = vol(name, real, "poolhistory", "--top", str(len(truth["trace_log"])))
     got = [(r["Index"], r["Kind"], r["Address"], r["Size"], r["Thread"],
             [c["Address"] for c in r["__children"]]) for r in history]
     want = [(r["index"], r["kind"], r["address"], r["size"], r["thread"], r["stack"])

@@ -1,5 +1,5 @@
-"""Text and CSV renderings (dumpscan.report.render_text / render_csv): they must show
-what engineers know from the debugger (../shared/seeds: the Driver Verifier article's
+"""Text and CSV renderings of the views (dumpscan.report.render_text / render_csv): they
+must show what engineers know from the debugger (../shared/seeds: the Driver Verifier article's
 ``!verifier 3`` / ``!verifier 80`` output, the PoolHitTag article)."""
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from dumpscan.analysis import leaks
 from dumpscan.analysis.batch import BatchRow
 from dumpscan.analysis.diff import diff_reports, series
 from dumpscan.report import render_csv
-from dumpscan.report import select
-from dumpscan.report.render_text import (POOLUSED_SORT_LABELS, format_address, render_batch,
-                                         render_bigpool, render_call_sites, render_diff,
-                                         render_leak_report, render_pool_history, render_poolused,
-                                         render_series, render_verifier, tag_matcher)
+from dumpscan.report.render_text import (POOLUSED_SORT_LABELS, TextFrontend, format_address, render_batch,
+                                         render_bigpool, render_diff, render_leak_report,
+                                         render_pool_history, render_poolused, render_series,
+                                         render_verifier)
+from dumpscan.views import VIEWS, Query
+from dumpscan.views.match import driver_matcher, tag_matcher
+from dumpscan.views.pool import tag_rows
 
 DUMPS = Path(__file__).resolve().parent.parent / "testdata" / "dumps"
 TRUTHS = sorted(DUMPS.glob("*.truth.json"))
@@ -108,6 +110,10 @@ ARTICLE_FREE_FRAMES = """\
 """
 
 
+def view(name: str, report: dict, **query):
+    return VIEWS[name].table(report, Query.from_values(query))
+
+
 def with_article_symbols(report: dict) -> dict:
     """Add the engine's ``symbols`` extra (parallel to ``stack``) from the article."""
     table = {}
@@ -137,7 +143,7 @@ def test_address_format():
 
 def test_verifier3_win81_matches_the_article():
     report = truth("win81-x86-verifier")
-    text = render_verifier(report)
+    text = render_verifier(view('verifier', report))
     assert text.startswith("Verify Flags Level 0x00000008\n")
     assert "    [X] (0x00000000) Automatic Checks\n" in text
     assert "    [X] (0x00000008) Pool tracking\n" in text
@@ -152,12 +158,12 @@ def test_verifier3_win81_matches_the_article():
     # with the engine's extra (the driver's verifier entry address) the MODULE line and
     # the whole per-driver block read as in the article
     report["verifier"]["drivers"][0]["entry"] = 0x80225B28
-    text = render_verifier(report)
+    text = render_verifier(view("verifier", report))
     assert ARTICLE_DRIVER + ARTICLE_ALLOCATIONS in text
 
 
 def test_verifier3_x64_drivers_and_unloaded_driver():
-    text = render_verifier(truth("win10-x64-verifier-full"))
+    text = render_verifier(view("verifier", truth("win10-x64-verifier-full")))
     assert "Verify Flags Level 0x000209bb" in text
     for flag in ("Special pool", "Force IRQL checking", "Pool tracking", "I/O verification",
                  "Deadlock detection", "DMA checking", "Security checks",
@@ -170,7 +176,7 @@ def test_verifier3_x64_drivers_and_unloaded_driver():
 
 
 def test_verifier3_when_verifier_is_off():
-    assert "not enabled" in render_verifier(truth("win7-x64-poolhittag"))
+    assert "not enabled" in render_verifier(view("verifier", truth("win7-x64-poolhittag")))
 
 
 # --------------------------------------------------------------------------------------
@@ -180,7 +186,7 @@ def test_verifier3_when_verifier_is_off():
 def test_verifier80_history_newest_first_with_symbols():
     report = with_article_symbols(truth("win81-x86-verifier"))
     report["verifier"]["trace_length"] = 0x10000  # VfPoolTracesLength (engine extra)
-    text = render_pool_history(report, 0x9D2FB000)
+    text = render_pool_history(view("history", report, address=0x9D2FB000))
     assert text.startswith("Log of recent kernel pool Allocate and Free operations:\n\n"
                            "There are up to 0x10000 entries in the log.\n\n"
                            "Parsing 0x00010000 log entries, searching for address 0x9d2fb000.\n")
@@ -191,7 +197,7 @@ def test_verifier80_history_newest_first_with_symbols():
     assert text.endswith("Parsed entry 00010000/00010000...\n"
                          "Finished parsing all pool tracking information.\n")
     # 0x9ca00000 was allocated, freed (myfault!FreePoolLeak+0x33), allocated again
-    text = render_pool_history(report, 0x9CA00000)
+    text = render_pool_history(view("history", report, address=0x9CA00000))
     assert text.count("=" * 70) == 3
     first_alloc = text.index("98726659 myfault!PoolLeak+0x21")
     free = text.index("987266bb myfault!FreePoolLeak+0x33")
@@ -201,61 +207,71 @@ def test_verifier80_history_newest_first_with_symbols():
 
 
 def test_verifier80_without_symbols_prints_hex_only():
-    text = render_pool_history(truth("win81-x86-verifier"), 0x9D2FB000)
+    text = render_pool_history(view("history", truth("win81-x86-verifier"), address=0x9D2FB000))
     assert "\n98726659\n" in text and "myfault!" not in text
     assert "The log holds 0xc readable entries." in text
-    missing = render_pool_history(truth("win81-x86-verifier"), 0x1234)
+    missing = render_pool_history(view("history", truth("win81-x86-verifier"), address=0x1234))
     assert "No log entries for address 0x00001234." in missing
 
 
 def test_verifier80_recent_records_x64():
-    text = render_pool_history(truth("win10-x64-verifier-full"), count=2)
+    text = render_pool_history(view("history", truth("win10-x64-verifier-full"), top=2))
     assert text.count("Pool block ") == 2
     assert "Pool block ffffc78f`529fc000, Size 00000000`00002400, Thread ffffb20c`3f6c1080" in text
     assert "\nfffff805`747633e0\n" in text
-    assert "Driver Verifier is not enabled" in render_pool_history(truth("win7-x64-poolhittag"), 1)
+    assert "Driver Verifier is not enabled" in render_pool_history(view("history", truth("win7-x64-poolhittag"), address=1))
 
 
 # --------------------------------------------------------------------------------------
 # (a) !poolused
 
 
-def poolused(report: dict, **view) -> str:
-    """What ``dumpscan analyze --section poolused`` prints: select.select_tags rows (tags
-    with any activity) through render_text.render_poolused."""
-    rows = select.select_tags([r for r in select.tag_rows(report) if r["allocs"] or r["frees"] or r["bytes"]],
-                              **view)
-    return render_poolused(rows, **view)
+def poolused(report: dict, **query) -> str:
+    """What ``dumpscan analyze --section pooltags`` prints."""
+    return render_poolused(view("pooltags", report, **query))
+
+
+def tag_column(report: dict, **query) -> list[str]:
+    return [row.values["tag"] for row in view("pooltags", report, **query).rows]
 
 
 def test_poolused_table_and_filters():
     report = truth("win81-x86-verifier")
-    text = poolused(report, tags=["Lea*"])
+    text = poolused(report, tag=["Lea*"])
     assert "Sorting by Total Pool Consumed" in text and "Showing tags Lea*" in text
     lines = text.splitlines()
     assert lines[-3].split() == ["Leak", "0", "0", "10", "10280960"]
     assert lines[-2] == " TOTAL: nonpaged 0 allocations, 0 bytes; paged 10 allocations, 10280960 bytes"
-    assert poolused(report, tags=["?eak"]).splitlines()[-3].startswith(" Leak ")
-    assert "(no tags match)" in poolused(report, tags=["Zzz?"])
+    assert poolused(report, tag=["?eak"]).splitlines()[-3].startswith(" Leak ")
+    assert "(no tags match)" in poolused(report, tag=["Zzz?"])
     assert "Nonpaged" not in poolused(report)  # the !poolused spelling is NonPaged
     assert "NonPaged" in poolused(report)
+
+
+def test_short_tags_are_padded_as_poolused_pads_them():
+    """--tag Irp matches the tag 'Irp ' (a 3-character tag is stored space-padded)."""
+    report = truth("win81-x86-verifier")
+    assert tag_column(report, tag=["Irp"]) == ["Irp "]
+    assert tag_column(report, tag=["Irp "]) == ["Irp "]
+    assert tag_column(report, tag=["Ir?"]) == ["Irp "]
+    assert "Irp " in tag_column(report, tag=["Ir*"])
 
 
 @pytest.mark.parametrize("sort,field", [("nonpaged", "nonpaged_bytes"), ("paged", "paged_bytes"),
                                         ("total", "bytes"), ("allocs", "outstanding")])
 def test_poolused_sorting(sort, field):
-    rows = select.select_tags(select.tag_rows(truth("win10-x64-verifier-full")), sort=sort, top=15)
+    table = view("pooltags", truth("win10-x64-verifier-full"), sort=sort, top=15)
+    rows = [r.values for r in table.rows]
     assert len(rows) == 15
     assert all(a[field] >= b[field] for a, b in zip(rows, rows[1:]))
-    assert f"Sorting by {POOLUSED_SORT_LABELS[sort]}" in render_poolused(rows, sort=sort)
+    assert f"Sorting by {POOLUSED_SORT_LABELS[sort]}" in render_poolused(table)
 
 
 def test_poolused_min_bytes_top_and_tag_sort():
     report = truth("win10-x64-series-t2")
-    rows = select.select_tags(select.tag_rows(report), min_bytes=5_000_000)
+    rows = [r.values for r in view("pooltags", report, min_bytes=5_000_000).rows]
     assert rows and all(r["bytes"] >= 5_000_000 for r in rows)
-    assert [r["tag"] for r in select.select_tags(select.tag_rows(report), sort="tag")][:3] == sorted(
-        r["tag"] for r in select.tag_rows(report))[:3]
+    assert tag_column(report, sort="tag")[:3] == sorted(r["tag"] for r in tag_rows(report))[:3]
     text = poolused(report, top=3)
     assert "Showing top 3" in text
     body = text.split("  Pool Used:\n", 1)[1].splitlines()
@@ -272,7 +288,7 @@ def test_poolused_shows_owning_drivers_when_known():
     text = poolused(report, top=2)
     assert "Drivers" in text
     assert any(line.startswith(" Leak ") and line.endswith("myfault.sys") for line in text.splitlines())
-    assert "Showing drivers myfault" in poolused(report, drivers=["myfault"])
+    assert "Showing drivers myfault" in poolused(report, driver=["myfault"])
 
 
 def test_poolused_prefers_the_reports_width_aware_outstanding():
@@ -283,20 +299,25 @@ def test_poolused_prefers_the_reports_width_aware_outstanding():
     report["tags"] = [{"tag": "Wrap", "key": 1, "paged_allocs": 5, "paged_frees": (1 << 32) - 6,
                        "paged_bytes": 64, "nonpaged_allocs": 0, "nonpaged_frees": 0, "nonpaged_bytes": 0,
                        "paged_outstanding": engine_value, "nonpaged_outstanding": 0}]
-    (row,) = select.tag_rows(report)
+    (row,) = tag_rows(report)
     assert row["paged_outstanding"] == engine_value
     assert leaks.tag_totals(report)[0]["paged_outstanding"] == engine_value
     del report["tags"][0]["paged_outstanding"]
-    assert select.tag_rows(report)[0]["paged_outstanding"] == 11  # the fallback: a 32-bit wrap
+    assert tag_rows(report)[0]["paged_outstanding"] == 11  # the fallback: a 32-bit wrap
     assert leaks.tag_totals(report)[0]["paged_outstanding"] == 11
 
 
 def test_call_sites_and_bigpool_sections():
     report = truth("win81-x86-verifier")
-    text = render_call_sites(report, leaks.call_sites(report))
-    assert "0x98726659  myfault!PoolLeak+0x21  (myfault.sys): 10 allocations" in text
-    assert "(none:" in render_call_sites(truth("win7-x64-poolhittag"), [])
-    big = render_bigpool(report, tags=["Leak"])
+    text = TextFrontend()
+    text.add(view("callsites", report))
+    lines = text.finish().splitlines()
+    assert lines[0].split() == ["Driver", "Caller", "Symbol", "Count", "Bytes", "Tags", "Traced"]
+    assert lines[2].split() == ["myfault.sys", "98726659", "myfault!PoolLeak+0x21", "10", "10280960", "Leak", "10"]
+    empty = TextFrontend()
+    empty.add(view("callsites", truth("win7-x64-poolhittag")))
+    assert "(no rows)" in empty.finish()
+    big = render_bigpool(view("bigpool", report, tag=["Leak"]))
     assert big.startswith("Big pool (PoolBigPageTable):") and " Blocks:" in big
     assert any(line.split()[:2] == ["Leak", "10"] for line in big.splitlines())
 
@@ -310,15 +331,23 @@ def test_bigpool_uses_the_reports_grouping_when_present():
     (group,) = leaks.bigpool_by_tag(report)
     assert (group["count"], group["bytes"], group["session_blocks"]) == (8, 800, 1)
     assert group["largest"] == max(b["bytes"] for b in live if b["tag"] == "Leak")
-    assert any(line.split()[:3] == ["Leak", "8", "800"] for line in render_bigpool(report).splitlines())
+    assert any(line.split()[:3] == ["Leak", "8", "800"]
+               for line in render_bigpool(view("bigpool", report)).splitlines())
 
 
 def test_tag_matcher_wildcards():
     match = tag_matcher(["Lea*", "?rp "])
     assert match("Leak") and match("Lea2") and match("Irp ") and not match("Irp2")
-    assert tag_matcher("[ab]")("[ab]") and not tag_matcher("[ab]")("a")  # literal brackets
-    assert tag_matcher("leak", ignore_case=True)("Leak") and not tag_matcher("leak")("Leak")
-    assert tag_matcher(None)("anything")
+    assert tag_matcher("[ab]*")("a123") and not tag_matcher("[ab]*")("c123")  # fnmatch sets
+    assert not tag_matcher("leak")("Leak")  # pool tags are case-sensitive
+    assert tag_matcher(None)("anything") and tag_matcher([])("anything")
+
+
+def test_driver_matcher_any_case_with_or_without_extension():
+    for pattern in ("myfault", "MyFault.sys", "my*", "*.SYS"):
+        assert driver_matcher([pattern])("myfault.sys"), pattern
+    assert not driver_matcher(["myfault.dll"])("myfault.sys")
+    assert not driver_matcher(["fault"])("myfault.sys")
 
 
 # --------------------------------------------------------------------------------------
@@ -331,7 +360,8 @@ def test_leak_report_renders_every_truth_file(path):
     text = render_leak_report(report)
     assert text.startswith("dumpscan leak report\n")
     assert "Suspects (" in text and "Top tags by outstanding bytes" in text
-    assert "Exit status: " in text
+    assert "Exit status" not in text  # the report does not claim the process's status
+    assert "Exit thresholds: " in text
 
 
 def test_leak_report_win81_contents():
@@ -342,7 +372,7 @@ def test_leak_report_win81_contents():
     assert "call site myfault!PoolLeak+0x21 (myfault.sys) holds 10280960 of 10280960" in text
     assert "0x98726659  myfault!PoolLeak+0x21  (myfault.sys)" in text
     assert "newest allocation's stack (trace log, 10 of 10 blocks traced):" in text
-    assert "Exit status: 1 (suspects exceed the thresholds)" in text
+    assert "Exit thresholds: exceeded (with --fail-on-suspect, dumpscan exits with status 1)" in text
 
 
 def test_leak_report_poolhittag_contents():
@@ -362,13 +392,20 @@ def test_leak_report_uses_engine_extras():
     report["header"] = {"dump": "MEMORY.DMP", "kernel_build": "6.3.9600.17031",
                         "uptime_seconds": 3 * 86400 + 3723, "collector": "WER"}
     report["warnings"] = ["page 0x1234 missing from the dump"]
-    report["coverage"] = {"tag_tables": "2 of 2"}
+    report["coverage"] = {"tag_tables": "2 of 2",
+                          "tables": [{"name": "PoolBigPageTable", "address": 0x86A00000, "entries_expected": 1024,
+                                      "entries_read": 1000, "entries_absent": 24}],
+                          "modules": {"listed": 8, "complete": True, "with_symbols": ["nt", "myfault.sys"]}}
     text = render_leak_report(report, thresholds=leaks.Thresholds(top_n=3))
     assert text.startswith("dumpscan leak report: MEMORY.DMP\n")
-    assert "Kernel build : 6.3.9600.17031" in text
-    assert "Uptime       : 3d 01:02:03" in text
-    assert "Collector    : WER" in text
-    assert " - page 0x1234 missing from the dump" in text and " tag_tables: 2 of 2" in text
+    assert "Kernel     : 6.3.9600.17031 ntkrpamp.pdb D5CA0000000000000000000000009600/1 at 81000000" in text
+    assert "Uptime     : 3d 01:02:03" in text
+    assert "Collector  : WER" in text
+    assert " - page 0x1234 missing from the dump" in text and " tag tables: 2 of 2" in text
+    # coverage in words: no Python dicts, addresses at pointer width
+    assert " PoolBigPageTable: 1000 of 1024 entries read, 24 absent (at 86a00000)" in text
+    assert " modules: listed 8, complete yes, with symbols nt, myfault.sys" in text
+    assert "{" not in text.split("Coverage", 1)[1]
     assert "            98726659 myfault!PoolLeak+0x21" in text  # call-site stack, symbolized
 
 
@@ -376,7 +413,7 @@ def test_leak_report_with_a_precomputed_leaks_section():
     report = truth("win10-x64-series-t0")
     report["leaks"] = leaks.analyze(report, leaks.Thresholds(min_bytes=1 << 40))
     text = render_leak_report(report)
-    assert "Suspects (0)" in text and "Exit status: 0" in text
+    assert "Suspects (0)" in text and "Exit thresholds: not exceeded" in text
 
 
 # --------------------------------------------------------------------------------------
@@ -431,15 +468,22 @@ def _rows(text: str) -> list[dict]:
 
 def test_csv_helpers():
     report = truth("win81-x86-verifier")
-    tags = _rows(render_csv.tags_csv(report))
+
+    def csv_of(name, **query):
+        frontend = render_csv.CsvFrontend()
+        frontend.add(view(name, report, **query))
+        return _rows(frontend.finish())
+
+    tags = csv_of("pooltags")
     assert tags[0]["tag"] == "Leak" and tags[0]["paged_bytes"] == "10280960"
-    assert tags[0]["key"] == "0x6b61654c"
-    allocations = _rows(render_csv.allocations_csv(report))
+    assert tags[0]["key"] == "0x6b61654c" and tags[0]["partial"] == "False"
+    allocations = csv_of("verifier")
     assert len(allocations) == 10 and allocations[0]["caller_symbol"] == "myfault!PoolLeak+0x21"
-    assert int(allocations[-1]["address"], 16) == 0x9D2FB000
-    (site,) = _rows(render_csv.call_sites_csv(report))
+    assert int(allocations[0]["address"], 16) == 0x9D2FB000  # highest first, as !verifier 3
+    assert allocations[0]["loaded"] == "True"
+    (site,) = csv_of("callsites")
     assert site["count"] == "10" and site["caller"] == "0x98726659"
-    suspects = _rows(render_csv.suspects_csv(leaks.analyze(report)["suspects"]))
+    suspects = csv_of("suspects", suspects_only=True)
     assert suspects[0]["name"] == "Leak" and "few_frees" in suspects[0]["rules"]
     t0, t1, _ = _series()
     assert _rows(render_csv.diff_csv(diff_reports(t0, t1)))[0]["bytes_delta"] == "8192000"

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .leaks import (Thresholds, bigpool_by_tag, crash_time, driver_summaries,
-                    find_suspects, kernel_build, partial_tags, report_label, summarize_tags,
-                    tag_totals, uptime_seconds)
+from .leaks import (Thresholds, bigpool_by_tag, crash_time, driver_summaries, exit_status,
+                    find_suspects, kernel_build, partial_tags, report_header, report_label,
+                    summarize_tags, tag_totals, uptime_seconds)
+
+# Header fields naming the machine, where an engine or a future dump format provides them.
+MACHINE_NAMES = ("computer_name", "machine_name", "machine_id")
 
 
 def _point(report: Mapping, index: int, label: str | None) -> dict:
@@ -37,12 +40,35 @@ def _elapsed(older: dict, newer: dict) -> tuple[float | None, str | None]:
     return None, None
 
 
+def _architecture(report: Mapping) -> str | None:
+    value = (report.get("dump") or {}).get("machine") or report_header(report).get("machine")
+    return value if value in ("x86", "x64") else None
+
+
 def _machine_warnings(older: Mapping, newer: Mapping, p_old: dict, p_new: dict) -> list[str]:
+    """Why two reports cannot be one machine at two times: architectures, kernel builds
+    (else kernel PDB GUIDs), machine names where known, and crash times in the wrong order."""
     warnings = []
+    a_old, a_new = _architecture(older), _architecture(newer)
+    if a_old and a_new and a_old != a_new:
+        warnings.append(f"{p_old['label']} is an {a_old} dump and {p_new['label']} an {a_new} dump: "
+                        "they cannot be dumps of one machine, the comparison means nothing")
+    b_old, b_new = report_header(older).get("kernel_build"), report_header(newer).get("kernel_build")
     k_old, k_new = older.get("kernel") or {}, newer.get("kernel") or {}
-    if k_old.get("guid") and k_new.get("guid") and k_old["guid"] != k_new["guid"]:
+    if b_old and b_new and b_old != b_new:
+        warnings.append(f"different kernel builds ({b_old} vs {b_new}): another machine, or Windows "
+                        "was updated in between")
+    elif k_old.get("guid") and k_new.get("guid") and k_old["guid"] != k_new["guid"]:
         warnings.append(f"different kernels ({k_old.get('pdb')} {k_old['guid']} vs "
                         f"{k_new.get('pdb')} {k_new['guid']}): not the same machine state")
+    for key in MACHINE_NAMES:
+        n_old, n_new = report_header(older).get(key), report_header(newer).get(key)
+        if n_old and n_new and n_old != n_new:
+            warnings.append(f"different {key.replace('_', ' ')}s ({n_old} vs {n_new}): not one machine")
+    t_old, t_new = p_old["system_time"], p_new["system_time"]
+    if t_old is not None and t_new is not None and t_new < t_old:
+        warnings.append(f"{p_new['label']} was written before {p_old['label']} (crash times): the deltas "
+                        "run backwards; give the older dump first")
     if (p_old["uptime_seconds"] is not None and p_new["uptime_seconds"] is not None
             and p_new["uptime_seconds"] < p_old["uptime_seconds"]):
         warnings.append(f"uptime went down from {p_old['label']} to {p_new['label']}: "
@@ -54,8 +80,10 @@ def _per_hour(delta: int, seconds: float | None) -> float | None:
     return delta * 3600.0 / seconds if seconds else None
 
 
-def diff_reports(older: Mapping, newer: Mapping, *, labels: tuple[str, str] | None = None) -> dict:
-    """Differences from ``older`` to ``newer`` (JSON-serialisable)."""
+def diff_reports(older: Mapping, newer: Mapping, *, labels: tuple[str, str] | None = None,
+                 thresholds: Thresholds | None = None) -> dict:
+    """Differences from ``older`` to ``newer`` (JSON-serialisable), with the ``growth``
+    suspects of the pair and their ``exit_status`` under ``thresholds``."""
     p_old = _point(older, 0, labels[0] if labels else None)
     p_new = _point(newer, 1, labels[1] if labels else None)
     seconds, basis = _elapsed(p_old, p_new)
@@ -143,6 +171,7 @@ def diff_reports(older: Mapping, newer: Mapping, *, labels: tuple[str, str] | No
         entry["bytes_per_hour"] = _per_hour(entry["bytes_delta"], seconds)
         drivers.append(entry)
     drivers.sort(key=lambda e: (-e["bytes_delta"], e["name"].lower()))
+    growth = series([older, newer], labels=[p_old["label"], p_new["label"]], thresholds=thresholds)
 
     return {
         "older": p_old, "newer": p_new,
@@ -154,6 +183,8 @@ def diff_reports(older: Mapping, newer: Mapping, *, labels: tuple[str, str] | No
                     "vanished_blocks": len(vanished),
                     "vanished_bytes": sum(b.get("bytes", 0) for b in vanished)},
         "drivers": drivers,
+        "suspects": growth["suspects"],
+        "exit_status": exit_status(growth["suspects"], thresholds),
         "warnings": warnings,
     }
 
@@ -227,7 +258,7 @@ def series(reports: Sequence[Mapping], *, labels: Sequence[str] | None = None,
     suspects = find_suspects(ordered[-1], t, growth=growers, only={"growth"})
     return {"points": points, "ordered_by": ordered_by, "elapsed_seconds": seconds,
             "rate_basis": basis, "tags": growers, "partial": partial, "suspects": suspects,
-            "warnings": warnings, "newest": order[-1]}
+            "exit_status": exit_status(suspects, t), "warnings": warnings, "newest": order[-1]}
 
 
 __all__ = ["diff_reports", "series", "order_reports"]

@@ -88,12 +88,13 @@ def verifier_flag_names(level: int) -> list[str]:
 
 
 def analyze_path(path: str | Path, symbol_dirs: Sequence[str | Path], pooltag_file: str | Path | None = None,
-                 **options: Any) -> dict:
-    """Open ``path`` (``dumpscan.vol.open.open_kernel``) and analyze it."""
+                 *, dtb: int | None = None, kernel_base: int | None = None, **options: Any) -> dict:
+    """Open ``path`` (``dumpscan.vol.open.open_kernel``; ``dtb`` and ``kernel_base``
+    override the header's page-table base and kernel base) and analyze it."""
     from ..vol.open import open_kernel  # the Volatility bridge is only needed here
 
     dirs = [Path(d) for d in symbol_dirs]
-    opened = open_kernel(path, dirs)
+    opened = open_kernel(path, dirs, dtb=dtb, kernel_base=kernel_base)
     try:
         report = analyze_view(opened, dirs, pooltag_file, **options)
     finally:

@@ -1,9 +1,10 @@
-"""CSV renderings for scripts and spreadsheets (the command line's ``--csv``).
+"""CSV for scripts and spreadsheets (``--format csv``): any view through
+:class:`CsvFrontend`, and the diff, series and batch results.
 
 Numbers are plain decimal, addresses ``0x`` + lowercase hex without a backtick (so a
-spreadsheet or ``int(x, 16)`` reads them); tags are the 4-character strings with
-non-printable characters shown as '.'. Every function returns the CSV text, header
-row first, ``\\n`` line ends.
+spreadsheet or ``int(x, 16)`` reads them), booleans True/False; tags are the
+4-character strings with non-printable characters shown as '.'. Header row first,
+``\\n`` line ends.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..analysis.leaks import call_sites, display_tag, tag_totals
+from ..analysis.leaks import display_tag
+from ..views.format import formatter
+from ..views.model import Table, flat_rows
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence]) -> str:
@@ -23,51 +26,27 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence]) -> str:
     return buffer.getvalue()
 
 
-def _hex(value) -> str:
-    return f"{value:#x}" if isinstance(value, int) else ""
+class CsvFrontend:
+    """Any view as CSV: the flat columns, the rows at the view's ``flat_depth``; with a
+    label (several dumps), a ``dump`` column first. One header for all the tables."""
 
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._header = False
 
-def tags_csv(report: Mapping, rows: Iterable[Mapping] | None = None) -> str:
-    """Per-tag totals (``!poolused`` columns plus allocs/frees); ``rows`` defaults to
-    :func:`dumpscan.analysis.leaks.tag_totals` (pass filtered rows to print fewer)."""
-    rows = tag_totals(report) if rows is None else rows
-    return _csv(["tag", "key", "nonpaged_allocs", "nonpaged_bytes", "paged_allocs", "paged_bytes",
-                  "total_allocs", "total_bytes", "allocs", "frees", "drivers"],
-                 ([display_tag(r["tag"]), _hex(r["key"]), r["nonpaged_outstanding"],
-                   r["nonpaged_bytes"], r["paged_outstanding"], r["paged_bytes"], r["outstanding"],
-                   r["bytes"], r["allocs"], r["frees"], ";".join(r.get("drivers") or [])]
-                  for r in rows))
+    def add(self, table: Table, label: str | None = None) -> None:
+        columns = table.view.flat_columns()
+        if not self._header:
+            self._writer.writerow((["dump"] if label is not None else []) + [c.name for c in columns])
+            self._header = True
+        lead = [label] if label is not None else []
+        cells = [(c.name, formatter(c, "csv", table.arch)) for c in columns]
+        self._writer.writerows(lead + [convert(row.values.get(name)) for name, convert in cells]
+                               for row in flat_rows(table))
 
-
-def allocations_csv(report: Mapping) -> str:
-    """Every outstanding verifier-tracked allocation, one row each."""
-    verifier = report.get("verifier") if isinstance(report.get("verifier"), dict) else {}
-    rows = []
-    for driver in verifier.get("drivers") or []:
-        for alloc in driver.get("allocations") or []:
-            rows.append([driver.get("name"), "yes" if driver.get("loaded") else "no",
-                         _hex(alloc.get("address")), alloc.get("length"),
-                         display_tag(alloc.get("tag", "")), _hex(alloc.get("key")),
-                         _hex(alloc.get("caller")), alloc.get("caller_symbol")])
-    return _csv(["driver", "loaded", "address", "length", "tag", "key", "caller", "caller_symbol"],
-                rows)
-
-
-def call_sites_csv(report: Mapping, sites: Iterable[Mapping] | None = None) -> str:
-    sites = call_sites(report, top=None) if sites is None else sites
-    return _csv(["driver", "caller", "symbol", "count", "bytes", "tags", "traced"],
-                ([s.get("driver"), _hex(s.get("caller")), s.get("symbol"), s.get("count"),
-                  s.get("bytes"), ";".join(display_tag(t) for t in s.get("tags") or []),
-                  s.get("traced")] for s in sites))
-
-
-def suspects_csv(suspects: Iterable[Mapping]) -> str:
-    return _csv(["rank", "kind", "name", "severity", "bytes", "count", "rules", "drivers", "evidence"],
-                ([i, s.get("kind"), display_tag(s.get("name", "")) if s.get("kind") == "tag"
-                  else s.get("name"), s.get("severity"), s.get("bytes"), s.get("count"),
-                  ";".join(s.get("rules") or []), ";".join(s.get("drivers") or []),
-                  " | ".join(s.get("evidence") or [])]
-                 for i, s in enumerate(suspects, 1)))
+    def finish(self) -> str:
+        return self._buffer.getvalue()
 
 
 def diff_csv(diff: Mapping) -> str:
@@ -83,6 +62,18 @@ def diff_csv(diff: Mapping) -> str:
                  for t in [*(diff.get("tags") or []), *(diff.get("partial") or [])]))
 
 
+def series_csv(result: Mapping) -> str:
+    """A :func:`dumpscan.analysis.diff.series` result: one row per growing tag, then its
+    bytes and outstanding allocations at each point."""
+    points = len(result.get("points") or [])
+    return _csv(["tag", "growth_bytes", "growth_count", "bytes_per_hour", "strict"]
+                + [f"bytes_t{i}" for i in range(points)] + [f"outstanding_t{i}" for i in range(points)],
+                ([display_tag(t["tag"]), t["growth_bytes"], t["growth_count"],
+                  "" if t.get("bytes_per_hour") is None else f"{t['bytes_per_hour']:.1f}",
+                  str(bool(t.get("strict"))), *t["bytes"], *t["outstanding"]]
+                 for t in result.get("tags") or []))
+
+
 def batch_csv(rows: Iterable) -> str:
     """Rows of :func:`dumpscan.analysis.batch.scan_archive`."""
     from ..analysis.batch import BatchRow
@@ -92,5 +83,4 @@ def batch_csv(rows: Iterable) -> str:
     return _csv(columns, ([d.get(c) for c in columns] for d in dicts))
 
 
-__all__ = ["tags_csv", "allocations_csv", "call_sites_csv", "suspects_csv",
-           "diff_csv", "batch_csv"]
+__all__ = ["CsvFrontend", "diff_csv", "series_csv", "batch_csv"]

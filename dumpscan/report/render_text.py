@@ -1,33 +1,32 @@
-"""Text renderings of a ``dumpscan.report/1`` dict that engineers already know.
+"""Text: the views as engineers know them, and the leak report, diff, series and batch.
 
-* :func:`render_poolused`   a ``!poolused``-like per-tag table (rows from ``select``);
-* :func:`render_call_sites` / :func:`render_bigpool` the ``callsites`` / ``bigpool`` sections;
-* :func:`render_verifier`   ``!verifier 3``: flags, global statistics, verified drivers
-  with their outstanding allocations;
-* :func:`render_pool_history` ``!verifier 80 <address>``: the allocate/free history of a
-  block from the verifier trace log, newest first;
-* :func:`render_leak_report` the investigation: header, suspects with evidence, top
-  tags, call sites, big pool, drivers;
-* :func:`render_diff` / :func:`render_series` growth between dumps;
-* :func:`render_batch`      the rows of an archive scan.
+:class:`TextFrontend` renders any view (``dumpscan.views``): a view with a ``layout``
+gets the debugger's look (``poolused``: ``!poolused``; ``verifier``: ``!verifier 3``;
+``history``: ``!verifier 80``; ``bigpool``: the table's totals, groups and, when
+filtered, blocks); every other view is a rich table (child rows indented under
+their parent). The leak report (:func:`render_leak_report`) is built from the views
+``suspects``, ``pooltags``, ``callsites``, ``bigpool`` and ``drivers``.
 
 Addresses (docs/report-schema.md, "Rendering conventions"): pointer-sized values print
 at pointer width, as the debugger's ``%p`` does: 8 hex digits on x86 (``9d2fb000``),
 16 on x64 with a backtick between the halves (``fffff800`016530fc``). A ``0x`` prefix is
 added exactly where the debugger's own output has one (the ``!verifier 3`` tables and
 MODULE lines, ``0x9d2fb000``); the ``!verifier 80`` lines and stack frames have none.
+Numbers are plain decimal (``dumpscan.views.format.number``).
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+import io
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..analysis.engine import BUGCHECK_NAMES, VERIFIER_FLAGS, verifier_flag_names
-from ..analysis.leaks import (Thresholds, analyze as analyze_leaks, bigpool_by_tag, bugcheck, display_tag,
-                              format_address, format_duration, human_bytes, machine,
-                              report_header, report_label, uptime_seconds)
+from ..analysis.leaks import (Thresholds, bugcheck, display_tag, format_address, format_duration,
+                              machine, report_header, report_label, uptime_seconds)
 from ..analysis.poolblocks import headline as pool_walk_headline
 from ..dumpfile.headers import DUMP_TYPE_NAMES
+from ..views import VIEWS, Query, Table, tree_rows
+from ..views.format import formatter, number, size
 
 # --------------------------------------------------------------------------------------
 # Formatting primitives
@@ -35,27 +34,6 @@ from ..dumpfile.headers import DUMP_TYPE_NAMES
 
 def _arch(report: Mapping) -> str:
     return machine(report)
-
-
-def wildcard_regex(pattern: str) -> str:
-    """A ``!poolused`` wildcard (``*`` any run, ``?`` one character) as a regex body."""
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-
-
-def tag_matcher(patterns: Iterable[str] | str | None, *, ignore_case: bool = False):
-    """A predicate for ``!poolused``-style tag patterns: ``*`` = any run of characters,
-    ``?`` = one character, everything else literal. Several patterns match if any does.
-    Tags shorter than 4 characters in a pattern are not padded ('Irp' matches only
-    'Irp'; write 'Irp*' or 'Irp ')."""
-    if patterns is None:
-        return lambda tag: True
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    compiled = [re.compile(f"^{wildcard_regex(p)}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-                for p in patterns]
-    if not compiled:
-        return lambda tag: True
-    return lambda tag: any(r.match(tag) for r in compiled)
 
 
 # Bug check names and Driver Verifier flag names: the engine's tables (one copy).
@@ -105,6 +83,46 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence], align: str, indent:
 
 
 # --------------------------------------------------------------------------------------
+# Any view: a rich table
+
+def _width() -> int:
+    """The terminal's width, at least 120 columns (output to a file or pipe: 160)."""
+    return max(120, shutil.get_terminal_size((160, 24)).columns)
+
+
+def render_table(table: Table) -> str:
+    """A view as a rich table: the tree columns, child rows indented under their parent;
+    the table's notes after it."""
+    from rich.box import Box
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    columns = table.view.tree_columns()
+    # rich's SIMPLE_HEAD in ASCII: a dashed line under the headings (any terminal encoding)
+    grid = RichTable(box=Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True),
+                     show_edge=False, pad_edge=False)
+    for column in columns:
+        numeric = column.kind in ("int", "bytes", "float")
+        grid.add_column(column.heading, justify="right" if numeric else "left", overflow="fold",
+                        no_wrap=numeric, min_width=len(column.heading) if numeric else None)
+    cells_of = [(c.name, formatter(c, "text", table.arch)) for c in columns]
+    for depth, row in tree_rows(table.rows):
+        cells = [convert(row.values.get(name)) for name, convert in cells_of]
+        if depth:
+            cells[0] = "  " * depth + "- " + cells[0]
+        grid.add_row(*cells, style="dim" if depth else None)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=_width(), color_system=None, highlight=False, soft_wrap=False)
+    if table.rows:
+        console.print(grid)
+    else:
+        console.print(" (no rows)")
+    for note in table.notes:
+        console.print(f" {note}")
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+# --------------------------------------------------------------------------------------
 # (a) !poolused
 
 POOLUSED_SORT_LABELS = {"nonpaged": "NonPaged Pool Consumed", "paged": "Paged Pool Consumed",
@@ -112,93 +130,66 @@ POOLUSED_SORT_LABELS = {"nonpaged": "NonPaged Pool Consumed", "paged": "Paged Po
                         "allocs": "Outstanding Allocations (NonPaged + Paged)", "tag": "Tag"}
 
 
-def render_poolused(rows: Sequence[Mapping], *, sort: str = "total", tags: Sequence[str] = (),
-                    drivers: Sequence[str] = (), min_bytes: int = 0, top: int | None = None) -> str:
-    """``!poolused``: per tag, outstanding allocations (Allocs - Frees summed over every
-    tag table) and bytes in use, nonpaged and paged. ``rows``: tag rows already selected
-    and sorted (:func:`dumpscan.report.select.select_tags`); the other arguments only
-    describe that selection in the heading. The TOTAL line sums the printed rows."""
-    out = [f" Sorting by {POOLUSED_SORT_LABELS[sort]}"]
+def _showing(query: Query) -> str | None:
     shown = []
-    if tags:
-        shown.append("tags " + ", ".join(tags))
-    if drivers:
-        shown.append("drivers " + ", ".join(drivers))
-    if min_bytes:
-        shown.append(f"at least {min_bytes} bytes")
-    if top:
-        shown.append(f"top {top}")
-    if shown:
-        out.append(" Showing " + "; ".join(shown))
+    if query.tag:
+        shown.append("tags " + ", ".join(query.tag))
+    if query.driver:
+        shown.append("drivers " + ", ".join(query.driver))
+    if query.min_bytes:
+        shown.append(f"at least {number(query.min_bytes)} bytes")
+    if query.top:
+        shown.append(f"top {query.top}")
+    return " Showing " + "; ".join(shown) if shown else None
+
+
+def render_poolused(table: Table) -> str:
+    """The ``pooltags`` view as ``!poolused`` prints it: per tag, outstanding allocations
+    (Allocs - Frees summed over every tag table) and bytes in use, nonpaged and paged.
+    The TOTAL line sums the printed rows; a tag whose totals are partial is marked '*'."""
+    query: Query = table.context.get("query") or Query()
+    rows = [r.values for r in table.rows]
+    out = [f" Sorting by {POOLUSED_SORT_LABELS[table.context.get('sort', 'total')]}"]
+    showing = _showing(query)
+    if showing:
+        out.append(showing)
     out += ["", "  Pool Used:"]
     out += _table(["Tag", "NP Allocs", "NP Used", "P Allocs", "P Used", "Drivers"],
-                  [[display_tag(r["tag"]), r["nonpaged_outstanding"], r["nonpaged_bytes"],
-                    r["paged_outstanding"], r["paged_bytes"], ", ".join(r.get("drivers") or [])]
+                  [[display_tag(r["tag"]) + ("*" if r.get("partial") else ""), r["nonpaged_outstanding"],
+                    r["nonpaged_bytes"], r["paged_outstanding"], r["paged_bytes"], ", ".join(r.get("drivers") or [])]
                    for r in rows], "lrrrrl")
     totals = [sum(r[k] for r in rows) for k in ("nonpaged_outstanding", "nonpaged_bytes",
                                                 "paged_outstanding", "paged_bytes")]
     if not rows:
         out.append(" (no tags match)")
-    out.append(f" TOTAL: nonpaged {totals[0]} allocations, {totals[1]} bytes; "
-               f"paged {totals[2]} allocations, {totals[3]} bytes")
+    out.append(f" TOTAL: nonpaged {number(totals[0])} allocations, {number(totals[1])} bytes; "
+               f"paged {number(totals[2])} allocations, {number(totals[3])} bytes")
     out.append(" (Allocs = outstanding: allocations - frees, summed over every tag table)")
+    if any(r.get("partial") for r in rows):
+        out.append(" (* partial: a page of a tag table is absent from the dump; at least these counts)")
     return "\n".join(out) + "\n"
 
 
-def render_call_sites(report: Mapping, sites: Sequence[Mapping]) -> str:
-    """Call sites of outstanding allocations (:func:`dumpscan.analysis.leaks.call_sites`
-    entries), each with the newest allocation's stack when the trace log has one."""
-    arch = _arch(report)
-    out = ["Call sites of outstanding allocations (Driver Verifier pool tracking)", ""]
-    if not sites:
-        out.append(" (none: Driver Verifier pool tracking is off or tracks no outstanding allocations)")
-    for site in sites:
-        out.append(f" {format_address(site.get('caller', 0), arch, prefix=True)}  {site.get('symbol') or ''}"
-                   f"  ({site.get('driver', '?')}): {site['count']} allocations, {site['bytes']} bytes, "
-                   f"tags {', '.join(display_tag(t) for t in site.get('tags') or [])}")
-        if site.get("stack"):
-            out.append(f"    newest allocation's stack ({site.get('traced', 0)} of {site['count']} "
-                       "blocks traced):")
-            out += render_frames(site["stack"], site.get("symbols"), arch, indent="      ")
-    return "\n".join(out) + "\n"
-
-
-def render_bigpool(report: Mapping, *, tags: Sequence[str] = (), drivers: Sequence[str] = (),
-                   min_bytes: int = 0, sort: str = "total", top: int | None = None) -> str:
-    """The big-pool table: live blocks and bytes, then the matching live blocks grouped by
-    tag (``sort``: tag, allocs = blocks, else bytes); with ``tags``/``drivers`` also the
-    blocks themselves, by address."""
-    from . import select as sel  # select imports this module (tag_matcher)
-
-    arch = _arch(report)
-    blocks = sel.select_bigpool(report, tags=tags, drivers=drivers, min_bytes=min_bytes)
-    owners = {r["tag"]: r["drivers"] for r in sel.tag_rows(report)}
-    if tags or drivers or min_bytes:
-        groups = bigpool_by_tag({"bigpool": blocks}, top=None)
-    else:  # every live block: the report's own grouping when it has one
-        groups = bigpool_by_tag(report, top=None)
-    if sort == "tag":
-        groups.sort(key=lambda g: g["tag"])
-    elif sort == "allocs":
-        groups.sort(key=lambda g: (-g["count"], -g["bytes"], g["tag"]))
-    if top:
-        groups = groups[:top]
-    table = report.get("bigpool") or []
-    live = [b for b in table if not b.get("free")]
-    out = [f"Big pool (PoolBigPageTable): {len(live)} live blocks, {sum(b.get('bytes', 0) for b in live)} "
-           f"bytes; {len(table) - len(live)} free entries", ""]
+def render_bigpool(table: Table) -> str:
+    """The ``bigpool`` view: the table's live blocks and bytes, the groups by tag and, when
+    the view is filtered (--tag/--driver/--min-bytes), the blocks themselves by address."""
+    context = table.context
+    out = [f"Big pool (PoolBigPageTable): {number(context['live_blocks'])} live blocks, "
+           f"{number(context['live_bytes'])} bytes; {number(context['free_entries'])} free entries", ""]
+    groups = [r.values for r in table.rows]
     out += _table(["Tag", "Blocks", "Bytes", "Largest", "PoolTypes", "Drivers"],
-                  [[display_tag(g["tag"]), g["count"], g["bytes"], g["largest"],
-                    ",".join(f"{t:#x}" for t in g["pool_types"]), ", ".join(owners.get(g["tag"], []))]
-                   for g in groups], "lrrrll")
-    if tags or drivers:
-        listed = sorted(blocks, key=lambda b: b.get("va", 0))
-        if top:
-            listed = listed[:top]
+                  [[display_tag(g["tag"]), g["blocks"], g["bytes"], g["largest"], ",".join(g["pool_types"]),
+                    ", ".join(g.get("drivers") or [])] for g in groups], "lrrrll")
+    if context.get("filtered"):
+        blocks = sorted((child.values for row in table.rows for child in row.children),
+                        key=lambda b: b["address"])
+        query = context.get("query")
+        if query is not None and query.top:
+            blocks = blocks[:query.top]
         out += ["", " Blocks:"]
         out += _table(["Address", "Bytes", "Tag", "PoolType"],
-                      [[format_address(b.get("va", 0), arch), b.get("bytes", 0), display_tag(b.get("tag", "")),
-                        f"{b.get('pool_type', 0):#x}"] for b in listed], "lrll")
+                      [[format_address(b["address"], table.arch), b["bytes"], display_tag(b["tag"]),
+                        f"{b['pool_type']:#x}"] for b in blocks], "lrll")
     return "\n".join(out) + "\n"
 
 
@@ -230,14 +221,14 @@ def _stat(stats: Mapping, name: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def render_verifier(report: Mapping) -> str:
-    """``!verifier 3``: flag checklist, "Summary of All Verifier Statistics" from
-    ``verifier.stats`` (MmVerifierData), then "Driver Verification List" with each
-    driver's Pool Allocation Statistics (``counters``) and its outstanding allocations
-    (``allocations``, highest address first as in the article), callers symbolized with
-    ``caller_symbol``."""
-    verifier = report.get("verifier")
-    arch = _arch(report)
+def render_verifier(table: Table) -> str:
+    """The ``verifier`` view as ``!verifier 3`` prints it: flag checklist, "Summary of All
+    Verifier Statistics" from ``verifier.stats`` (MmVerifierData), then "Driver
+    Verification List" with each driver's Pool Allocation Statistics (``counters``) and
+    its outstanding allocations (the view's child rows: highest address first as in the
+    article), callers symbolized."""
+    verifier = table.context.get("verifier")
+    arch = table.arch
     if not isinstance(verifier, dict):
         return ("Driver Verifier is not enabled: no MmVerifierData settings in this dump "
                 "(verifier = null).\n")
@@ -271,29 +262,20 @@ def render_verifier(report: Mapping) -> str:
             ("Peak nonpaged pool allocations", "PeakNonPagedPoolAllocations", "PeakNonPagedBytes")):
         out.append(f"  {label:<38} {_stat(stats, count):#x} for {_stat(stats, nbytes):08X} bytes")
     out += ["", "Driver Verification List", "------------------------", ""]
-    drivers = [d for d in verifier.get("drivers") or [] if isinstance(d, dict)]
-    if not drivers:
+    if not table.rows:
         out.append("  (no verified drivers)")
-    for driver in drivers:
-        out += _render_verified_driver(driver, arch)
+    for row, driver in zip(table.rows, table.context["drivers"]):
+        out += _render_verified_driver(driver, row.values.get("address"),
+                                       [child.values for child in row.children], arch)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _driver_entry_address(driver: Mapping) -> int | None:
-    for name in ("entry", "entry_address", "address", "verified_data", "target"):
-        value = driver.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
-
-
-def _render_verified_driver(driver: Mapping, arch: str) -> list[str]:
+def _render_verified_driver(driver: Mapping, where: int | None, allocations: list[dict],
+                            arch: str) -> list[str]:
     state = "Loaded" if driver.get("loaded") else "Hasn't loaded"
-    where = _driver_entry_address(driver)
     module = f"{format_address(where, arch, prefix=True)} " if where is not None else ""
     out = [f"  MODULE: {module}{driver.get('name', '?')} ({state})", ""]
     counters = driver.get("counters")
-    allocations = [a for a in driver.get("allocations") or [] if isinstance(a, dict)]
     if not isinstance(counters, dict):
         if allocations:
             out.append("    (no per-driver counters; outstanding allocations follow)")
@@ -322,7 +304,7 @@ def _render_verified_driver(driver: Mapping, arch: str) -> list[str]:
         out += ["    Pool Allocations:", "",
                 f"      {'Address':<{width}}  {'Length':<{width}}  Tag   Caller",
                 f"      {'-' * width}  {'-' * width}  ----  {'-' * width}"]
-        for alloc in sorted(allocations, key=lambda a: a.get("address", 0), reverse=True):
+        for alloc in allocations:
             caller = alloc.get("caller", 0)
             symbol = alloc.get("caller_symbol") or ""
             if symbol in (f"{caller:#x}", hex(caller)):
@@ -341,16 +323,6 @@ def _render_verified_driver(driver: Mapping, arch: str) -> list[str]:
 # (c) !verifier 80 <address>
 
 
-def _trace_length(report: Mapping) -> int | None:
-    verifier = report.get("verifier") or {}
-    header = report_header(report)
-    for value in (verifier.get("trace_length"), header.get("verifier_trace_length"),
-                  header.get("trace_length")):
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
 def render_frames(stack: Sequence[int], symbols: Sequence | None, arch: str,
                   indent: str = "") -> list[str]:
     """One line per frame: ``address symbol`` (symbol when the parallel ``symbols``
@@ -363,92 +335,165 @@ def render_frames(stack: Sequence[int], symbols: Sequence | None, arch: str,
     return lines
 
 
-def render_pool_history(report: Mapping, address: int | None = None, *,
-                        count: int | None = None) -> str:
-    """``!verifier 80 <address>``: the trace-log records of ``address``, newest first
-    ("Pool block X, Size Y, Thread Z" and one line per frame); with ``address`` None,
-    the ``count`` most recent records (``!verifier 80 <count>``)."""
-    arch = _arch(report)
-    verifier = report.get("verifier")
-    if not isinstance(verifier, dict):
+def render_pool_history(table: Table) -> str:
+    """The ``history`` view as ``!verifier 80`` prints it: the records of ``--address``
+    (or the newest ones), newest first: "Pool block X, Size Y, Thread Z" and one line per
+    frame."""
+    arch, context = table.arch, table.context
+    if not context.get("enabled"):
         return "Driver Verifier is not enabled: there is no pool allocate/free log.\n"
-    records = [r for r in verifier.get("trace_log") or [] if isinstance(r, dict)]
-    length = _trace_length(report)
-    parsed = length if length is not None else len(records)
+    length, address = context.get("trace_length"), context.get("address")
+    parsed = length if length is not None else context["records"]
     out = ["Log of recent kernel pool Allocate and Free operations:", ""]
     if length is not None:
         out.append(f"There are up to 0x{length:x} entries in the log.")
     else:
-        out.append(f"The log holds 0x{len(records):x} readable entries.")
+        out.append(f"The log holds 0x{context['records']:x} readable entries.")
     out.append("")
     if address is not None:
         out.append(f"Parsing 0x{parsed:08x} log entries, searching for address "
                    f"{format_address(address, arch, prefix=True)}.")
-        chosen = [r for r in reversed(records) if r.get("address") == address]
     else:
-        shown = len(records) if count is None else max(count, 0)
-        out.append(f"Parsing 0x{parsed:08x} log entries, showing the 0x{shown:x} most recent.")
-        chosen = list(reversed(records))[:shown]
+        out.append(f"Parsing 0x{parsed:08x} log entries, showing the 0x{len(table.rows):x} most recent.")
     out += ["", ""]
-    for record in chosen:
+    for row in table.rows:
+        record = row.values
         out.append("=" * 70)
-        out.append(f"Pool block {format_address(record.get('address', 0), arch)}, "
-                   f"Size {format_address(record.get('size', 0), arch)}, "
-                   f"Thread {format_address(record.get('thread', 0), arch)}")
-        out += render_frames(record.get("stack") or [], record.get("symbols"), arch)
-    if address is not None and not chosen:
+        out.append(f"Pool block {format_address(record['address'], arch)}, "
+                   f"Size {format_address(record['size'], arch)}, "
+                   f"Thread {format_address(record['thread'], arch)}")
+        out += render_frames([f.values["address"] for f in row.children],
+                             [f.values.get("symbol") for f in row.children], arch)
+    if address is not None and not table.rows:
         out.append(f"No log entries for address {format_address(address, arch, prefix=True)}.")
     out.append(f"Parsed entry {parsed:08x}/{parsed:08x}...")
     out.append("Finished parsing all pool tracking information.")
     return "\n".join(out) + "\n"
 
 
+def render_suspects(table: Table, *, stacks: bool = True) -> str:
+    """The ``suspects`` view as the leak report lists it: rank, subject, severity, size,
+    owners, rules and one line of evidence each; with ``stacks``, each subject's call
+    sites (child rows) and their newest allocation's stack."""
+    out = []
+    if not table.rows:
+        out.append(" none: no tag, call site or driver exceeds the thresholds")
+    for row in table.rows:
+        subject = row.values
+        what = f"tag '{display_tag(subject['name'])}'" if subject["kind"] == "tag" else f"driver {subject['name']}"
+        line = (f" {subject['rank']}. {what}  [{subject['severity']}]  {size(subject['bytes'])} "
+                f"in {number(subject['count'])} allocations")
+        if subject["kind"] == "tag" and subject.get("drivers"):
+            line += f"  owner: {', '.join(subject['drivers'])}"
+        out.append(line)
+        if subject["rules"]:
+            out.append(f"      rules: {', '.join(subject['rules'])}")
+        out += [f"      - {evidence}" for evidence in subject["evidence"]]
+        for child in row.children if stacks else []:
+            site = child.values
+            out.append(f"      call site {format_address(site['caller'], table.arch, prefix=True)} "
+                       f"{site.get('caller_symbol') or ''} ({', '.join(site['drivers'])}): "
+                       f"{number(site['count'])} allocations, {number(site['bytes'])} bytes")
+            out += [f"        {evidence}" for evidence in site["evidence"]]
+    out += [f" {note}" for note in table.notes]
+    return "\n".join(out) + "\n"
+
+
+LAYOUTS: dict[str, Callable[[Table], str]] = {
+    "suspects": render_suspects, "poolused": render_poolused, "verifier": render_verifier, "history": render_pool_history,
+    "bigpool": render_bigpool}
+
+
+def render_view(table: Table) -> str:
+    """A view's table in its layout (``View.layout``), else as a rich table."""
+    return LAYOUTS.get(table.view.layout or "", render_table)(table)
+
+
+class TextFrontend:
+    """Any view as text, one table per dump; with labels (several dumps, or several
+    views of one) each table gets a ``LABEL: title`` heading."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+
+    def add(self, table: Table, label: str | None = None) -> None:
+        text = render_view(table)
+        if label is not None:
+            heading = f"{label}: {table.view.title}"
+            text = f"{heading}\n{'=' * len(heading)}\n\n{text}"
+        self._parts.append(text)
+
+    def finish(self) -> str:
+        return "\n".join(self._parts)
+
+
 # --------------------------------------------------------------------------------------
 # (d) the leak report
 
-_HEADER_LABELS = (  # known header keys -> label, in display order
-    ("dump", "Dump"), ("path", "Dump"), ("kernel_build", "Kernel build"), ("build", "Kernel build"),
-    ("product", "Product"), ("dump_type_name", "Dump type"), ("processors", "Processors"),
-    ("crash_time", "Crash time"), ("system_time", "System time"),
-)
+# Header keys the fixed lines show (or that repeat one of them): the rest are printed as
+# "Label : value" after them.
+_HEADER_SHOWN = frozenset({
+    "dump", "dump_file", "file", "path", "name", "machine", "kernel_build", "build", "build_lab",
+    "kernel_pdb", "symbol_table", "dump_type", "dump_type_name", "pages_present", "pages_covered",
+    "page_coverage", "processors", "uptime_seconds", "uptime", "system_time", "system_time_filetime",
+    "crash_time", "bugcheck", "bugcheck_name", "pool_hit_tag", "verifier_level", "driver_verifier",
+    "verified_drivers", "verifier_flags", "verifier_trace_length", "pool_usage", "paged_pool",
+    "nonpaged_pool", "warnings"})
 
 
 def _header_lines(report: Mapping) -> list[str]:
+    """One line per fact, each once: dump, machine and dump type, kernel, symbol table,
+    crash time, uptime, bug check, pages, pool in use, PoolHitTag, Driver Verifier, then
+    the engine's other scalar extras."""
     header = report_header(report)
-    lines = []
-    done = {"uptime_seconds", "uptime", "bugcheck", "bugcheck_name", "pool_hit_tag",
-            "verifier_level", "machine"}
-    seen_labels = set()
-    for key, label in _HEADER_LABELS:
-        if key in header and header[key] not in (None, "") and label not in seen_labels:
-            lines.append((label, str(header[key])))
-            seen_labels.add(label)
-            done.add(key)
-        elif key in header:
-            done.add(key)
     kernel = report.get("kernel") or {}
     dump = report.get("dump") or {}
     arch = _arch(report)
+    lines: list[tuple[str, str]] = []
+    label = report_label(report, "")
+    if label:
+        lines.append(("Dump", label))
+    if dump or header.get("dump_type_name"):
+        kind = header.get("dump_type_name") or _dump_type_name(dump.get("dump_type"))
+        machine_line = f"{dump.get('machine') or arch}, {kind}"
+        if isinstance(header.get("processors"), int):
+            machine_line += f", {number(header['processors'])} processors"
+        lines.append(("Machine", machine_line))
+    build = header.get("kernel_build") or header.get("build")
+    parts = [str(build)] if build else []
+    if header.get("build_lab"):
+        parts.append(f"({header['build_lab']})")
     if kernel:
-        lines.append(("Kernel", f"{kernel.get('pdb', '?')} {kernel.get('guid', '?')}/"
-                                f"{kernel.get('age', '?')} at "
-                                f"{format_address(kernel.get('base', 0), arch)}"))
-    if dump:
-        lines.append(("Machine", f"{dump.get('machine', '?')}, "
-                                 f"{_dump_type_name(dump.get('dump_type'))}"))
+        parts.append(f"{kernel.get('pdb', '?')} {kernel.get('guid', '?')}/{kernel.get('age', '?')} at "
+                     f"{format_address(kernel.get('base', 0), arch)}")
+    if parts:
+        lines.append(("Kernel", " ".join(parts)))
+    table = header.get("symbol_table") or kernel.get("symbols")
+    if table:
+        lines.append(("Symbol table", str(table)))
+    when = header.get("system_time") or header.get("crash_time")
+    if when:
+        lines.append(("Crash time", str(when)))
+    up = uptime_seconds(report)
+    lines.append(("Uptime", format_duration(up) if up is not None else "unknown"))
     check = bugcheck_text(report)
     if check:
         lines.append(("Bug check", check))
-    up = uptime_seconds(report)
-    lines.append(("Uptime", format_duration(up) if up is not None else "unknown"))
+    if header.get("page_coverage"):
+        lines.append(("Pages", str(header["page_coverage"])))
+    usage = header.get("pool_usage")
+    if isinstance(usage, dict):
+        pool = [f"{kind} {number(usage[f'{kind}_bytes'])} bytes" for kind in ("paged", "nonpaged")
+                if isinstance(usage.get(f"{kind}_bytes"), int)]
+        if isinstance(usage.get("paged_limit"), int):
+            pool.append(f"paged limit {number(usage['paged_limit'])} bytes")
+        if pool:
+            lines.append(("Pool in use", ", ".join(pool)))
     hit = report.get("pool_hit_tag")
     if isinstance(hit, dict):
         brk = hit.get("break")
-        where = ""
-        if isinstance(brk, dict):
-            where = f"; broke at {format_address(brk.get('address', 0), arch)}"
-        lines.append(("PoolHitTag", f"'{display_tag(hit.get('tag', ''))}' "
-                                    f"({hit.get('key', 0):08x}){where}"))
+        where = f"; broke at {format_address(brk.get('address', 0), arch)}" if isinstance(brk, dict) else ""
+        lines.append(("PoolHitTag", f"'{display_tag(hit.get('tag', ''))}' ({hit.get('key', 0):08x}){where}"))
     elif "pool_hit_tag" in report:
         lines.append(("PoolHitTag", "not set (ffffff0f)"))
     verifier = report.get("verifier")
@@ -456,55 +501,99 @@ def _header_lines(report: Mapping) -> list[str]:
         level = verifier.get("level", 0) or 0
         names = ", ".join(verifier_flag_names(level)) or "none"
         drivers = verifier.get("drivers") or []
-        lines.append(("Verifier", f"level 0x{level:08x} ({names}); {len(drivers)} verified "
-                                  f"driver(s)"))
+        lines.append(("Verifier", f"level 0x{level:08x} ({names}); {len(drivers)} verified driver(s)"))
     elif "verifier" in report:
         lines.append(("Verifier", "off"))
-    for key, value in header.items():  # any other scalar extras of the engine
-        if key in done or isinstance(value, (dict, list)) or value in (None, ""):
+    for key, value in header.items():  # the engine's other scalar extras
+        if key in _HEADER_SHOWN or isinstance(value, (dict, list)) or value in (None, ""):
             continue
-        lines.append((key.replace("_", " ").capitalize(), str(value)))
+        lines.append((key.replace("_", " ").capitalize(), _scalar(value)))
     width = max(len(label) for label, _ in lines) if lines else 0
     return [f"{label:<{width}} : {value}" for label, value in lines]
+
+
+def _scalar(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return number(value)
+    return str(value)
+
+
+def _coverage_value(key: str, value, arch: str) -> str:
+    """A coverage figure in words: lists joined, addresses at pointer width, numbers plain."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_coverage_value(k, v, arch)}" for k, v in value.items()
+                         if v not in (None, [], {}))
+    if isinstance(value, list):
+        return ", ".join(_coverage_value(key, v, arch) for v in value) or "none"
+    if isinstance(value, int) and not isinstance(value, bool) and ("address" in key or key in ("va", "base")):
+        return format_address(value, arch)
+    return _scalar(value)
+
+
+def _coverage_lines(coverage: Mapping, arch: str) -> list[str]:
+    """The engine's ``coverage``: one line per table read (entries read of expected, absent,
+    zero-filled, at its address), then one line per other figure."""
+    out = []
+    for table in coverage.get("tables") or []:
+        if not isinstance(table, dict):
+            continue
+        line = (f" {table.get('name', '?')}: {number(table.get('entries_read', 0))} of "
+                f"{number(table.get('entries_expected', 0))} entries read")
+        for key in ("entries_absent", "entries_zero_filled", "entries_rejected"):
+            if table.get(key):
+                line += f", {number(table[key])} {key.split('_', 1)[1].replace('_', ' ')}"
+        if isinstance(table.get("address"), int):
+            line += f" (at {format_address(table['address'], arch)})"
+        out.append(line)
+    for key, value in coverage.items():
+        if key != "tables":
+            out.append(f" {key.replace('_', ' ')}: {_coverage_value(key, value, arch)}")
+    return out
 
 
 def _section(title: str) -> list[str]:
     return ["", title, "-" * len(title)]
 
 
-def render_leak_report(report: Mapping, leaks: Mapping | None = None, *,
-                       thresholds: Thresholds | None = None, top: int | None = None) -> str:
+def exit_line(leaks: Mapping) -> str | None:
+    """What ``--fail-on-suspect`` makes of this report, in words (the report never claims
+    the process's exit status: the command decides that)."""
+    status = leaks.get("exit_status")
+    if status is None:
+        return None
+    if status:
+        return "Exit thresholds: exceeded (with --fail-on-suspect, dumpscan exits with status 1)"
+    return "Exit thresholds: not exceeded"
+
+
+def render_leak_report(report: Mapping, query: Query | None = None, *,
+                       thresholds: Thresholds | None = None) -> str:
     """The investigation report: header, suspects with their evidence, top tags, call
-    sites, big pool by tag, verified drivers, warnings. ``leaks``: the report's ``leaks``
-    section (computed with :func:`dumpscan.analysis.leaks.analyze` when not given and
-    not in the report)."""
+    sites, big pool by tag, verified drivers, warnings, coverage: the views ``suspects``,
+    ``pooltags``, ``callsites``, ``bigpool`` and ``drivers`` under ``query`` (each cut to
+    ``--top``, else the thresholds' ``top_n``). The report's ``leaks`` section is used
+    when present, else computed with ``thresholds`` (else the query's)."""
+    from dataclasses import replace
+
+    from ..analysis.leaks import analyze
+
+    query = query or Query()
+    leaks = report.get("leaks") if isinstance(report.get("leaks"), dict) else None
     if leaks is None:
-        leaks = report.get("leaks") if isinstance(report.get("leaks"), dict) else None
-    if leaks is None:
-        leaks = analyze_leaks(report, thresholds)
+        leaks = analyze(report, thresholds or query.thresholds())
+        report = dict(report, leaks=leaks)
     arch = _arch(report)
-    n = top if top is not None else (leaks.get("thresholds") or {}).get("top_n", 20)
+    n = query.top if query.top is not None else (leaks.get("thresholds") or {}).get("top_n", 20)
     label = report_label(report, "")
     title = f"dumpscan leak report: {label}" if label else "dumpscan leak report"
     out = [title, "=" * len(title), ""]
     out += _header_lines(report)
 
-    suspects = leaks.get("suspects") or []
-    out += _section(f"Suspects ({len(suspects)})")
-    if not suspects:
-        out.append(" none: no tag, call site or driver exceeds the thresholds")
-    for i, suspect in enumerate(suspects, 1):
-        what = f"tag '{display_tag(suspect.get('name', ''))}'" if suspect.get("kind") == "tag" \
-            else f"driver {suspect.get('name', '?')}"
-        line = (f" {i}. {what}  [{suspect.get('severity', '?')}]  {suspect.get('bytes', 0)} bytes "
-                f"({human_bytes(suspect.get('bytes', 0))}) in {suspect.get('count', 0)} allocations")
-        owners = suspect.get("drivers")
-        if owners:
-            line += f"  owner: {', '.join(owners)}"
-        out.append(line)
-        out.append(f"      rules: {', '.join(suspect.get('rules') or [])}")
-        for evidence in suspect.get("evidence") or []:
-            out.append(f"      - {evidence}")
+    suspects = VIEWS["suspects"].table(report, replace(query, top=None, sort=None, suspects_only=True))
+    out += _section(f"Suspects ({len(suspects.rows)})")
+    out += render_suspects(suspects, stacks=False).rstrip("\n").split("\n")
 
     hit = report.get("pool_hit_tag")
     brk = hit.get("break") if isinstance(hit, dict) else None
@@ -517,74 +606,74 @@ def render_leak_report(report: Mapping, leaks: Mapping | None = None, *,
             symbols = [brk.get("symbol")] + symbols  # symbols parallel to return_addresses only
         out += render_frames(frames, symbols, arch, indent=" ")
 
-    tags = (leaks.get("tags") or [])[:n]
+    top = replace(query, top=n)
+    tags = [r.values for r in VIEWS["pooltags"].table(report, top).rows]
     out += _section("Top tags by outstanding bytes")
     if tags:
         out += _table(["Tag", "NP Allocs", "NP Used", "P Allocs", "P Used", "Total", "Drivers"],
-                      [[display_tag(r["tag"]), r["nonpaged_outstanding"], r["nonpaged_bytes"],
-                        r["paged_outstanding"], r["paged_bytes"], r["bytes"],
-                        ", ".join(r.get("drivers") or [])] for r in tags], "lrrrrrl")
+                      [[display_tag(r["tag"]) + ("*" if r["partial"] else ""), r["nonpaged_outstanding"],
+                        r["nonpaged_bytes"], r["paged_outstanding"], r["paged_bytes"], r["bytes"],
+                        ", ".join(r["drivers"])] for r in tags], "lrrrrrl")
     else:
         out.append(" (no pool tag counters)")
 
-    sites = (leaks.get("call_sites") or [])[:n]
+    sites = VIEWS["callsites"].table(report, top).rows
     out += _section("Call sites of outstanding allocations (Driver Verifier pool tracking)")
     if sites:
         width = len(format_address(0, arch, prefix=True))
         out.append(f" {'Count':>7}  {'Bytes':>12}  {'Tags':<9}  {'Caller':<{width}}  Symbol")
-        for site in sites:
-            symbol = site.get("symbol") or ""
-            out.append(f" {site['count']:>7}  {site['bytes']:>12}  "
-                       f"{','.join(display_tag(t) for t in site.get('tags') or []):<9}  "
-                       f"{format_address(site.get('caller', 0), arch, prefix=True):<{width}}  "
-                       f"{symbol}  ({site.get('driver', '?')})".rstrip())
-            if site.get("stack"):
+        for row in sites:
+            site = row.values
+            out.append(f" {number(site['count']):>7}  {number(site['bytes']):>12}  "
+                       f"{','.join(display_tag(t) for t in site['tags']):<9}  "
+                       f"{format_address(site['caller'], arch, prefix=True):<{width}}  "
+                       f"{site.get('symbol') or ''}  ({site.get('driver') or '?'})".rstrip())
+            if row.children:
                 out.append(f"          newest allocation's stack (trace log, "
-                           f"{site.get('traced', 0)} of {site['count']} blocks traced):")
-                out += render_frames(site["stack"], site.get("symbols"), arch, indent="            ")
+                           f"{number(site['traced'])} of {number(site['count'])} blocks traced):")
+                out += render_frames([f.values["caller"] for f in row.children],
+                                     [f.values.get("symbol") for f in row.children], arch, indent="            ")
     else:
-        out.append(" (none: Driver Verifier pool tracking is off or tracks no outstanding "
-                   "allocations)")
+        out.append(" (none: Driver Verifier pool tracking is off or tracks no outstanding allocations)")
 
-    big = (leaks.get("bigpool") or [])[:n]
+    big = [r.values for r in VIEWS["bigpool"].table(report, top).rows]
     out += _section("Big pool (live blocks) by tag")
     if big:
         out += _table(["Tag", "Blocks", "Bytes", "Largest"],
-                      [[display_tag(g["tag"]), g["count"], g["bytes"], g["largest"]] for g in big],
-                      "lrrr")
+                      [[display_tag(g["tag"]), g["blocks"], g["bytes"], g["largest"]] for g in big], "lrrr")
     else:
         out.append(" (no live big-pool blocks)")
 
     out += render_pool_walk(report)
 
-    drivers = leaks.get("drivers") or []
-    if drivers or isinstance(report.get("verifier"), dict):
+    if isinstance(report.get("verifier"), dict):
+        drivers = [r.values for r in VIEWS["drivers"].table(report, top).rows]
         out += _section("Verified drivers by outstanding bytes")
         if drivers:
-            out += _table(["Driver", "Loaded", "NP Allocs", "NP Bytes", "P Allocs", "P Bytes",
-                           "Listed", "Top caller"],
-                          [[d["name"], "yes" if d["loaded"] else "no",
-                            d.get("nonpaged_outstanding", "-"), d.get("nonpaged_bytes", "-"),
-                            d.get("paged_outstanding", "-"), d.get("paged_bytes", "-"),
-                            d["listed"],
-                            (d["by_caller"][0]["symbol"] or hex(d["by_caller"][0]["caller"]))
-                            if d.get("by_caller") else ""] for d in drivers], "llrrrrrl")
+            def known(value):
+                return "-" if value is None else value
+
+            out += _table(["Driver", "Loaded", "NP Allocs", "NP Bytes", "P Allocs", "P Bytes", "Listed",
+                           "Top caller"],
+                          [[d["driver"], "yes" if d["loaded"] else "no", known(d["nonpaged_outstanding"]),
+                            known(d["nonpaged_bytes"]), known(d["paged_outstanding"]), known(d["paged_bytes"]),
+                            d["listed"], d["top_caller_symbol"] or (f"{d['top_caller']:#x}" if d["top_caller"]
+                                                                    is not None else "")]
+                           for d in drivers], "llrrrrrl")
         else:
             out.append(" (none)")
 
     warnings = list(report.get("warnings") or []) + list(leaks.get("warnings") or [])
     if warnings:
         out += _section("Warnings")
-        out += [f" - {w if isinstance(w, str) else w}" for w in warnings]
+        out += [f" - {w}" for w in warnings]
     coverage = report.get("coverage")
     if isinstance(coverage, dict) and coverage:
         out += _section("Coverage")
-        for key, value in coverage.items():
-            out.append(f" {key}: {value}")
-    status = leaks.get("exit_status")
-    if status is not None:
-        out += ["", f"Exit status: {status} "
-                    f"({'suspects exceed the thresholds' if status else 'nothing exceeds the thresholds'})"]
+        out += _coverage_lines(coverage, arch)
+    verdict = exit_line(leaks)
+    if verdict:
+        out += ["", verdict]
     return "\n".join(out) + "\n"
 
 
@@ -655,10 +744,25 @@ def render_diff(diff: Mapping, *, top: int = 20) -> str:
                         f"{d['bytes_before']} -> {d['bytes_after']}", f"{d['bytes_delta']:+d}",
                         d["new_allocations"], d["freed_allocations"],
                         _rate(d.get("bytes_per_hour"), "bytes")] for d in drivers], "llrrrrrl")
+    if "suspects" in diff:
+        out += _growth_suspects(diff, top)
     if diff.get("warnings"):
         out += _section("Warnings")
         out += [f" - {w}" for w in diff["warnings"]]
     return "\n".join(out) + "\n"
+
+
+def _growth_suspects(result: Mapping, top: int) -> list[str]:
+    """The ``growth`` suspects of a diff or series (the first ``top``), with their evidence."""
+    suspects = result.get("suspects") or []
+    out = _section(f"Growth suspects ({len(suspects)})")
+    for i, suspect in enumerate(suspects[:top], 1):
+        out.append(f" {i}. tag '{display_tag(suspect['name'])}'  [{suspect['severity']}]  "
+                   f"{number(suspect['bytes'])} bytes in {number(suspect['count'])} allocations")
+        out += [f"      - {e}" for e in suspect.get("evidence") or []]
+    if not suspects:
+        out.append(" none")
+    return out
 
 
 def _yn(value) -> str:
@@ -687,14 +791,7 @@ def render_series(result: Mapping, *, top: int = 20) -> str:
                        for g in growers], "lrrrrl")
     else:
         out.append(" (none)")
-    suspects = result.get("suspects") or []
-    out += _section(f"Growth suspects ({len(suspects)})")
-    for i, suspect in enumerate(suspects, 1):
-        out.append(f" {i}. tag '{display_tag(suspect['name'])}'  [{suspect['severity']}]  "
-                   f"{suspect['bytes']} bytes in {suspect['count']} allocations")
-        out += [f"      - {e}" for e in suspect.get("evidence") or []]
-    if not suspects:
-        out.append(" none")
+    out += _growth_suspects(result, top)
     if result.get("warnings"):
         out += _section("Warnings")
         out += [f" - {w}" for w in result["warnings"]]
@@ -722,9 +819,8 @@ def render_batch(rows: Iterable) -> str:
 
 
 __all__ = [
-    "format_address", "tag_matcher", "render_poolused", "render_call_sites", "render_bigpool",
-    "render_verifier",
-    "render_pool_history", "render_frames", "render_leak_report", "render_diff",
-    "render_series", "render_batch", "bugcheck_text", "verifier_flag_names",
-    "BUGCHECK_NAMES",
+    "TextFrontend", "LAYOUTS", "render_view", "render_table", "render_poolused", "render_bigpool",
+    "render_verifier", "render_pool_history", "render_frames", "render_leak_report", "exit_line",
+    "render_diff", "render_series", "render_batch", "bugcheck_text", "format_address",
+    "verifier_flag_names", "BUGCHECK_NAMES",
 ]

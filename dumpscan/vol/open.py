@@ -184,7 +184,7 @@ def _choose_dtb(context, dump: CrashDump, path: Path, given: int | None,
     found = _scan_dtb(context, dump)
     if found is None:
         raise PageTableNotFound(path, f"{problem}, and Volatility's DTB scan found no page-table "
-                                      f"root{_truncation_note(dump)}; give the DTB explicitly (dtb=...)")
+                                      f"root{_truncation_note(dump)}; give the DTB explicitly (--dtb ADDR)")
     _warn(warnings, path, f"{problem}; using DTB 0x{found[0]:x} found by Volatility's scan")
     return found
 
@@ -224,7 +224,7 @@ def _choose_kernel_base(context, dump: CrashDump, path: Path, read, pointer_size
     found = _scan_kernel(context)
     if found is None:
         raise KernelNotFound(path, f"{problem}, and Volatility's kernel scan found none"
-                                   f"{_truncation_note(dump)}; give the kernel base explicitly (kernel_base=...)")
+                                   f"{_truncation_note(dump)}; give the kernel base explicitly (--kernel-base ADDR)")
     base = canonical(found, pointer_size)
     _warn(warnings, path, f"{problem}; using kernel base 0x{base:x} found by Volatility's scan")
     return base

@@ -1,16 +1,17 @@
 """What the dumpscan Volatility3 plugins share (no plugin classes here).
 
-Each plugin is thin: its requirements, then :func:`analyze` (``view_from_plugin`` ->
+Each plugin is thin: the requirements of its view's options (``dumpscan.vol.grid``), then
+:func:`view_grid`: :func:`analyze` (``view_from_plugin`` ->
 ``dumpscan.analysis.engine.analyze_plugin``: the same report the ``dumpscan`` command
-builds), then rows for a TreeGrid. Symbol tables for drivers (e.g. myfault.pdb) are
-looked up in the directories Volatility was given with ``-s``.
+builds) and the view's table as a TreeGrid. Symbol tables for drivers (e.g. myfault.pdb)
+are looked up in the directories Volatility was given with ``-s``.
 """
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import List, Optional
 
 from volatility3.framework import interfaces, renderers
 from volatility3.framework.configuration import requirements
@@ -18,7 +19,6 @@ from volatility3.framework.renderers import format_hints
 
 from dumpscan.analysis.batch import one_line_error
 from dumpscan.dumpfile.errors import DumpError
-from dumpscan.report.select import SORTS
 from dumpscan.symbols.isf import SymbolTableError
 from dumpscan.vol.errors import DumpOpenError
 
@@ -38,54 +38,6 @@ def kernel_requirement() -> requirements.ModuleRequirement:
                                           architectures=["Intel32", "Intel64"])
 
 
-def pooltag_requirement() -> requirements.StringRequirement:
-    return requirements.StringRequirement(
-        name="pooltag", optional=True, default=None,
-        description="A pooltag.txt file ('Tag - driver.sys - description' lines) naming tag owners")
-
-
-def filter_requirements(*, sorts: Iterable[str] = SORTS, default_sort: str = "total",
-                        top: Optional[int] = None, sort: bool = True,
-                        drivers: bool = True) -> List[interfaces.configuration.RequirementInterface]:
-    """--tags, --driver, --min-bytes, --sort, --top (the dumpscan command's options)."""
-    out: List[interfaces.configuration.RequirementInterface] = [
-        requirements.ListRequirement(
-            name="tags", element_type=str, optional=True, default=None,
-            description="Pool tags to show, !poolused-style wildcards (Lea* ?eak); commas also separate"),
-    ]
-    if drivers:
-        out.append(requirements.ListRequirement(
-            name="driver", element_type=str, optional=True, default=None,
-            description="Drivers to show (myfault, myfault.sys, my*): their tags, allocations, call sites"))
-    out.append(requirements.IntRequirement(
-        name="min-bytes", optional=True, default=0,
-        description="Hide rows with fewer bytes"))
-    if sort:
-        out.append(requirements.ChoiceRequirement(
-            name="sort", choices=list(sorts), optional=True, default=default_sort,
-            description="Order: nonpaged/paged/total bytes, allocs (outstanding allocations), tag (name)"
-                        + (", severity (suspects first)" if "severity" in sorts else "")))
-    out.append(requirements.IntRequirement(
-        name="top", optional=True, default=top,
-        description=f"Show only the first N rows (default: {top if top else 'all'})"))
-    return out
-
-
-def patterns(value) -> Optional[List[str]]:
-    """A ListRequirement value (possibly comma-separated items) as a list, or None."""
-    if not value:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    out = [p for item in value for p in str(item).split(",") if p]
-    return out or None
-
-
-def option(plugin: interfaces.plugins.PluginInterface, name: str, default=None):
-    value = plugin.config.get(name, None)
-    return default if value is None else value
-
-
 def symbol_dirs() -> List[Path]:
     """The symbol directories Volatility searches (its -s directories first)."""
     import volatility3.symbols
@@ -100,13 +52,34 @@ def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) 
 
     try:
         report = analyze_plugin(plugin.context, plugin.config["kernel"], symbol_dirs(),
-                                option(plugin, "pooltag"), search_tag_owners=owners)
+                                plugin.config.get("pooltag", None), search_tag_owners=owners)
     except ANALYSIS_ERRORS as exc:
         vollog.error("dumpscan cannot analyze this dump: %s", one_line_error(exc))
         return None
     for warning in report.get("warnings") or []:
         vollog.warning("%s", " ".join(str(warning).split()))
     return report
+
+
+def view_grid(plugin: interfaces.plugins.PluginInterface, view, *, owners: bool = True):
+    """The plugin's TreeGrid: ``view`` (a ``dumpscan.views`` View) of the dump's report
+    under the plugin's options; a bad option value is one ERROR line and no rows."""
+    from dumpscan.views import OptionError
+    from dumpscan.vol.grid import query_of, treegrid
+
+    try:
+        query = query_of(view, plugin.config)
+        if "threshold" in view.options:
+            query.thresholds()
+    except OptionError as exc:
+        vollog.error("%s", exc)
+        return treegrid(view, lambda: None)
+
+    def table():
+        report = analyze(plugin, owners=owners)
+        return None if report is None else view.table(report, query)
+
+    return treegrid(view, table)
 
 
 def hexa(value):
@@ -118,5 +91,4 @@ def text(value):
     return value if isinstance(value, str) and value != "" else NA
 
 
-__all__ = ["NA", "kernel_requirement", "pooltag_requirement", "filter_requirements", "patterns",
-           "option", "symbol_dirs", "analyze", "hexa", "text", "vollog"]
+__all__ = ["NA", "kernel_requirement", "symbol_dirs", "analyze", "view_grid", "hexa", "text", "vollog"]

@@ -1,6 +1,6 @@
 """windows.pooltrack: the raw pool tag tracker entries, table by table (what windows.pooltags sums).
 
-    vol -s SYMBOLS -p plugins -f MEMORY.DMP windows.pooltrack --tags Leak
+    vol -s SYMBOLS -p plugins -f MEMORY.DMP windows.pooltrack --tag Leak
 """
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from dumpscan.analysis.batch import one_line_error
 from dumpscan.kernel.common import as_signed, key_tag, member
 from dumpscan.kernel.tagtables import FIELDS, read_tag_tables
 from dumpscan.kernel.view import MemoryAbsent
-from dumpscan.report.render_text import tag_matcher
 from dumpscan.analysis.leaks import display_tag
+from dumpscan.views import OPTIONS, OptionError, Query
+from dumpscan.views.match import tag_matcher
+from dumpscan.vol.grid import config_values, requirement
 from dumpscan.vol.plugin import view_from_plugin
 
 from . import dumpscan_common as common
 
 TYPE = "_POOL_TRACKER_TABLE"
+FILTERS = ("tag", "min_bytes", "top")
 
 
 class PoolTrack(interfaces.plugins.PluginInterface):
@@ -37,10 +40,14 @@ class PoolTrack(interfaces.plugins.PluginInterface):
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
-        return [common.kernel_requirement(),
-                *common.filter_requirements(sort=False, drivers=False)]
+        return [common.kernel_requirement(), *(requirement(OPTIONS[name]) for name in FILTERS)]
 
     def _generator(self):
+        try:
+            query = Query.from_values(config_values(self.config, FILTERS), FILTERS)
+        except OptionError as exc:
+            common.vollog.error("%s", exc)
+            return
         try:
             view = view_from_plugin(self.context, self.config["kernel"])
             totals = read_tag_tables(view)
@@ -50,9 +57,7 @@ class PoolTrack(interfaces.plugins.PluginInterface):
             return
         for warning in totals.warnings:
             common.vollog.warning("%s", " ".join(str(warning).split()))
-        match = tag_matcher(common.patterns(self.config.get("tags")))
-        min_bytes = common.option(self, "min-bytes", 0)
-        top = common.option(self, "top")
+        match, min_bytes, top = tag_matcher(query.tag), query.min_bytes, query.top
         shown = 0
         for info in totals.tables:
             # the rows read_tag_tables summed: keys after the key-0 fill, absent and

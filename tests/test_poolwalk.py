@@ -5,6 +5,8 @@ never a traceback or a hang."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from dumpscan.analysis.poolblocks import agreement, block_rows, headline
 from dumpscan.kernel.bigpool import read_big_pool
 from dumpscan.kernel.common import member
 from dumpscan.kernel.poolwalk import read_pool_blocks
+from dumpscan.views import VIEWS, Query
+from conftest import VOL, run_vol
 from test_bad_input import cli_report, corrupt, deadline, le, library, located
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,3 +140,44 @@ def test_corrupted_heap_through_the_cli(tmp_path):
     report, _ = cli_report(path)
     assert any("not 0xddeeddee" in w for w in report["warnings"])
     partial(report)
+
+
+# -- front ends: the blocks view, the CLI, the windows.poolfind plugin ----------------------------
+def test_blocks_view_tag_filter_and_address():
+    report = library(DUMPS / f"{HEAP}.dmp")
+    wanted = [b for b in truth_blocks(HEAP) if b["tag"].startswith("Cn")]
+    table = VIEWS["blocks"].table(report, Query.from_values({"tag": ["Cn*"]}))
+    assert [r.values["address"] for r in table.rows] == [b["address"] for b in wanted] != []
+    block = wanted[len(wanted) // 2]
+    table = VIEWS["blocks"].table(report, Query.from_values({"address": block["address"] + 0x20}))
+    rows = [r.values for r in table.rows]
+    assert [r["contains"] for r in rows] == [False, True, False]
+    assert rows[1]["address"] == block["address"] and rows[1]["header"] == block["address"] - 0x10
+    assert rows[1]["allocated"] is True and rows[1]["size"] == block["size"]
+    missing = VIEWS["blocks"].table(report, Query.from_values({"address": 0x1000}))
+    assert not missing.rows and any("no pool block" in n for n in missing.notes)
+
+
+def test_cli_section_blocks():
+    dumpscan = Path(sys.executable).with_name("dumpscan")
+    proc = subprocess.run([str(dumpscan), "analyze", "-s", str(ROOT / "testdata" / "symbols"),
+                           str(DUMPS / "win7-x64-poolhittag.dmp"), "--section", "blocks",
+                           "--tag", "Lea*", "--format", "csv"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    truth = [b for b in truth_blocks("win7-x64-poolhittag") if b["tag"].startswith("Lea")]
+    assert [int(line.split(",")[0], 16) for line in lines[1:]] == [b["address"] for b in truth] != []
+
+
+def test_windows_poolfind_plugin(vol_cache):
+    proc = run_vol(DUMPS / "win7-x64-poolhittag.dmp", "windows.poolfind", "--tag", "Lea*",
+                   plugins=True, cache=vol_cache)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)
+    truth = [b for b in truth_blocks("win7-x64-poolhittag") if b["tag"].startswith("Lea")]
+    assert [r["Address"] for r in rows] == [b["address"] for b in truth] != []
+    listing = subprocess.run([str(VOL), "-p", str(ROOT / "plugins"), "-h"], capture_output=True,
+                             text=True, timeout=120).stdout
+    assert [line.strip() for line in listing.splitlines() if "poolfind" in line.lower()] == \
+        ["windows.poolfind.PoolFind"]

@@ -311,14 +311,18 @@ def main(verbose: int) -> None:
               help="With --large: verifier-tracked allocations.")
 @click.option("--gib", type=click.IntRange(4, 1024), default=16, show_default=True,
               help="With --large: physical memory size in GiB.")
+@click.option("--small-blocks", type=click.IntRange(0), default=0, show_default=True,
+              help="With --large: more small (LFH) pool blocks, made in bulk.")
 def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path,
-          symbol_dir: Path, large: bool, big_entries: int, tracked: int, gib: int) -> None:
+          symbol_dir: Path, large: bool, big_entries: int, tracked: int, gib: int,
+          small_blocks: int) -> None:
     """Write synthetic Windows crash dumps with their ground truth."""
     from .synth.build import build_scenario
     from .synth.scenarios import SCENARIOS, large_scenario
 
     if large:
-        result = build_scenario(large_scenario(big_entries, tracked, gib), out_dir, symbol_dir)
+        result = build_scenario(large_scenario(big_entries, tracked, gib, small_blocks), out_dir,
+                                symbol_dir)
         click.echo(f"{result.dump}  {result.dump.stat().st_size / 2**20:.1f} MiB")
         return
     if list_only:

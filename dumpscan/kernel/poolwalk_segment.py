@@ -47,6 +47,12 @@ class SegmentHeapWalk:
         self.segment_size = view.layout("_HEAP_PAGE_SEGMENT").size
         self.context_size = view.layout("_HEAP_SEG_CONTEXT").size
         globals_va = view.symbol("RtlpHpHeapGlobals")
+        self.lfh_pending: list[tuple[int, bytes, list, int]] = []  # (start, data, absent, pool)
+        self.lfh_offsets = (off("_HEAP_LFH_SUBSEGMENT.BlockOffsets") + off(
+            "_HEAP_LFH_SUBSEGMENT_ENCODED_OFFSETS.EncodedData"), off("_HEAP_LFH_SUBSEGMENT.BlockCount"),
+            off("_HEAP_LFH_SUBSEGMENT.BlockBitmap"))
+        self.lfh_widths = (member(view, "_HEAP_LFH_SUBSEGMENT_ENCODED_OFFSETS", "EncodedData")[1].size,
+                           member(view, "_HEAP_LFH_SUBSEGMENT", "BlockCount")[1].size)
         self.heap_key = view.read_uint(globals_va + off("_RTLP_HP_HEAP_GLOBALS.HeapKey"), 8)
         self.lfh_key = view.read_uint(globals_va + off("_RTLP_HP_HEAP_GLOBALS.LfhKey"), 8)
 
@@ -127,7 +133,10 @@ class SegmentHeapWalk:
                 self.log.fail("absent", f"pool walk: segment header {segment:#x} is absent from the "
                                         f"dump; list abandoned")
                 return
-            self.walk_segment(segment, header, context, unit_shift, first, pool)
+            try:
+                self.walk_segment(segment, header, context, unit_shift, first, pool)
+            finally:
+                self.flush_lfh()
             segment = view.canonical(int.from_bytes(
                 header[flink_offset:flink_offset + view.pointer_size], "little"))
 
@@ -175,7 +184,7 @@ class SegmentHeapWalk:
             return
         if flags == RANGE_LFH:
             self.log.count("lfh_subsegments")
-            self.walk_lfh(start, bytes(data), absent, pool)
+            self.lfh_pending.append((start, bytes(data), absent, pool))
         else:
             self.log.count("vs_subsegments")
             self.walk_vs(start, bytes(data), absent, pool)
@@ -188,50 +197,77 @@ class SegmentHeapWalk:
         values["nonzero"] = raw[:, :8].any(axis=1)
         return values
 
-    def walk_lfh(self, start: int, data: bytes, absent, pool: int) -> None:
-        off = self.off
-        header = columns(self.view, "_HEAP_LFH_SUBSEGMENT", data, 1,
-                         ["BlockOffsets.EncodedData", "BlockCount"])
-        encoded = int(header["BlockOffsets.EncodedData"][0])
-        declared = int(header["BlockCount"][0])
-        length = len(data)
-        decoded = None
-        for salt in ((start & 0xFFFFFFFF) >> 12, (start >> 12) & 0xFFFFFFFF):  # §3: <26100, 26100+
-            value = encoded ^ (self.lfh_key & 0xFFFFFFFF) ^ salt
-            block_size, first = value & 0xFFFF, value >> 16
-            if block_size >= self.header_size and block_size % 16 == 0 and \
-                    off("_HEAP_LFH_SUBSEGMENT.BlockBitmap") < first < length:
-                decoded = block_size, first
-                break
-        if decoded is None:
-            self.log.fail("lfh_offsets", f"pool walk: LFH subsegment {start:#x}: block offsets do not "
-                                         f"decode with LfhKey (corrupt or wrong key); subsegment skipped")
+    def flush_lfh(self) -> None:
+        """Decode the LFH subsegments read so far, all in one numpy pass (§3): the encoded
+        offsets with both salts (builds before / from 26100), the bitmaps' busy bits and
+        every block's POOL_HEADER."""
+        items, self.lfh_pending = self.lfh_pending, []
+        if not items:
             return
-        block_size, first = decoded
-        count = min(declared, (length - first) // block_size)
-        if declared > count:
-            self.log.fail("lfh_count", f"pool walk: LFH subsegment {start:#x}: BlockCount {declared} "
-                                       f"exceeds the range; {count} blocks walked")
-        if count == 0:
+        enc_at, count_at, bitmap_at = self.lfh_offsets
+        n = len(items)
+        starts = np.array([item[0] for item in items], np.uint64)
+        lengths = np.array([len(item[1]) for item in items], np.int64)
+        blob = np.frombuffer(b"".join(item[1] for item in items), np.uint8)
+        base = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        encoded = _gather_uint(blob, base + enc_at, self.lfh_widths[0])
+        declared = _gather_uint(blob, base + count_at, self.lfh_widths[1]).astype(np.int64)
+        key = np.uint64(self.lfh_key & 0xFFFFFFFF)
+        block_size = np.zeros(n, np.int64)
+        first = np.zeros(n, np.int64)
+        decoded = np.zeros(n, bool)
+        for salt in ((starts & np.uint64(0xFFFFFFFF)) >> np.uint64(12),
+                     (starts >> np.uint64(12)) & np.uint64(0xFFFFFFFF)):
+            value = (encoded ^ key ^ salt).astype(np.int64)
+            size, offset = value & 0xFFFF, value >> 16
+            valid = ~decoded & (size >= self.header_size) & (size % 16 == 0) & (offset > bitmap_at) \
+                & (offset < lengths)
+            block_size[valid], first[valid] = size[valid], offset[valid]
+            decoded |= valid
+        for i in np.flatnonzero(~decoded).tolist():
+            self.log.fail("lfh_offsets", f"pool walk: LFH subsegment {int(starts[i]):#x}: block offsets do "
+                                         f"not decode with LfhKey (corrupt or wrong key); subsegment skipped")
+        count = np.where(decoded, np.minimum(declared, (lengths - first) // np.maximum(block_size, 1)), 0)
+        for i in np.flatnonzero(decoded & (declared > count)).tolist():
+            self.log.fail("lfh_count", f"pool walk: LFH subsegment {int(starts[i]):#x}: BlockCount "
+                                       f"{int(declared[i])} exceeds the range; {int(count[i])} blocks walked")
+        total = int(count.sum())
+        if not total:
             return
-        bitmap_at = off("_HEAP_LFH_SUBSEGMENT.BlockBitmap")
-        bits = np.unpackbits(np.frombuffer(data, np.uint8, count=-(-2 * count // 8), offset=bitmap_at),
-                             bitorder="little")
-        busy = bits[0:2 * count:2].astype(bool)
-        offsets = first + np.arange(count, dtype=np.int64) * block_size
-        present = np.ones(count, bool)
-        for i, j in absent:
-            present &= ~((offsets + block_size > i) & (offsets < j))
-        values = self._headers(data, offsets)
-        keep = present & (busy | values["nonzero"])
-        wrong_size = keep & (values["BlockSize"] * 16 != block_size)
-        if wrong_size.any():
-            self.log.fail("lfh_header", f"pool walk: LFH subsegment {start:#x}: {int(wrong_size.sum())} "
-                                        f"block header(s) disagree with the block size {block_size:#x}; "
-                                        f"those blocks skipped", int(wrong_size.sum()))
-            keep &= ~wrong_size
+        sub = np.repeat(np.arange(n), count)
+        k = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        inside = first[sub] + k * block_size[sub]
+        bit = 2 * k
+        busy = ((blob[base[sub] + bitmap_at + (bit >> 3)] >> (bit & 7).astype(np.uint8)) & 1).astype(bool)
+        present = np.ones(total, bool)
+        for i, (_, _, absent, _) in enumerate(items):
+            if absent:
+                mine = sub == i
+                for lo, hi in absent:
+                    present[mine] &= ~((inside[mine] + block_size[i] > lo) & (inside[mine] < hi))
+        raw = blob[(base[sub] + inside)[:, None] + np.arange(self.header_size)]
+        values = columns(self.view, "_POOL_HEADER", raw.tobytes(), total, ["BlockSize", "PoolType", "PoolTag"])
+        keep = present & (busy | raw[:, :8].any(axis=1))
+        wrong = keep & (values["BlockSize"].astype(np.int64) * 16 != block_size[sub])
+        for i in np.unique(sub[wrong]).tolist():
+            bad = int((wrong & (sub == i)).sum())
+            self.log.fail("lfh_header", f"pool walk: LFH subsegment {int(starts[i]):#x}: {bad} block header(s) "
+                                        f"disagree with the block size {int(block_size[i]):#x}; those blocks "
+                                        f"skipped", bad)
+        keep &= ~wrong
         self.log.count("blocks_absent", int((~present).sum()))
-        self._add(start, offsets[keep] + self.header_size, block_size, values, keep, busy[keep], pool, LFH)
+        pools = np.array([item[3] for item in items], np.uint8)[sub[keep]]
+        out = np.zeros(int(keep.sum()), BLOCK_DTYPE)
+        out["address"] = starts[sub[keep]] + (inside[keep] + self.header_size).astype(np.uint64)
+        out["size"] = block_size[sub[keep]]
+        out["key"] = values["PoolTag"][keep]
+        allocated = busy[keep]
+        session = allocated & ((values["PoolType"][keep] & np.uint64(SESSION_BIT)) != 0)
+        out["pool"] = np.where(session, SESSION, pools)
+        out["paged"] = pools == PAGED
+        out["allocated"] = allocated
+        out["source"] = LFH
+        self.parts.append(out)
 
     def walk_vs(self, start: int, data: bytes, absent, pool: int) -> None:
         values = columns(self.view, "_HEAP_VS_SUBSEGMENT", data, 1, ["Size", "Signature"])
@@ -292,6 +328,12 @@ class SegmentHeapWalk:
         out["allocated"] = allocated
         out["source"] = source
         self.parts.append(out)
+
+
+def _gather_uint(blob: np.ndarray, positions: np.ndarray, width: int) -> np.ndarray:
+    """The little-endian ``width``-byte integers of ``blob`` at ``positions`` (uint64)."""
+    raw = blob[positions[:, None] + np.arange(width)].astype(np.uint64)
+    return (raw << (np.arange(width, dtype=np.uint64) * np.uint64(8))).sum(axis=1, dtype=np.uint64)
 
 
 def walk_segment_heap(view: KernelView, log: WalkLog) -> list[np.ndarray]:

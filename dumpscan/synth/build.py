@@ -13,7 +13,8 @@ from .isf import module_isf, platform_isf, write_isf
 from .kernel_image import KernelImageWriter, LoadedModule, place_modules
 from .machine import MAPS, Machine
 from .memory import PAGE, USER_READONLY
-from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_counters, synthetic_tags
+from .noise import (SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_bulk_small_blocks,
+                    add_tag_counters, synthetic_tags)
 from .platforms import get_platform
 from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
@@ -121,6 +122,8 @@ def _background(scenario: Scenario, pool: PoolModel, modules: list[LoadedModule]
     add_big_blocks(pool, rng, scenario.noise.big_blocks, owners, pool_types)
     if scenario.noise.bulk_big_blocks:
         add_bulk_big_blocks(pool, scenario.seed, scenario.noise.bulk_big_blocks, pool_types)
+    if scenario.noise.bulk_small_blocks:
+        add_bulk_small_blocks(pool, scenario.seed, scenario.noise.bulk_small_blocks, nonpaged)
 
 
 def _crash(scenario: Scenario, machine: Machine, world: _World) -> CrashState:

@@ -136,3 +136,29 @@ def add_bulk_big_blocks(pool: PoolModel, seed: int, count: int, pool_types: list
                                      minlength=len(unique))
             for key, a, f, b in zip(unique, allocs, frees, live_bytes):
                 pool.count(c, int(key), is_paged, int(a), int(f), int(b))
+
+
+def add_bulk_small_blocks(pool: PoolModel, seed: int, count: int, nonpaged_type: int) -> None:
+    """``count`` small blocks of system tags at once (benchmark dumps), in LFH buckets of
+    0x20-0x100 bytes, paged or nonpaged, on both pool nodes; a tenth are freed again. All
+    are counted in the tag tables of the processor index % processors."""
+    rng = np.random.default_rng(seed + 1)
+    tags = sorted(SYSTEM_TAGS)
+    keys = np.array([tag_key(t) for t in tags], dtype=np.uint32)[rng.integers(0, len(tags), count)]
+    sizes = rng.choice(np.array([0x20, 0x30, 0x40, 0x60, 0x80, 0x100], dtype=np.int64), count)
+    paged = rng.random(count) < 0.5
+    types = np.where(paged, 1, nonpaged_type).astype(np.int64)
+    allocated = rng.random(count) >= 0.1
+    cpu = np.arange(count) % pool.processors
+    pool.small.bulk(keys, sizes, types, cpu % 2, allocated)
+    for c in range(pool.processors):
+        for is_paged in (False, True):
+            chosen = (cpu == c) & (paged == is_paged)
+            if not chosen.any():
+                continue
+            unique, inverse = np.unique(keys[chosen], return_inverse=True)
+            allocs = np.bincount(inverse, minlength=len(unique))
+            frees = np.bincount(inverse, weights=~allocated[chosen], minlength=len(unique))
+            live = np.bincount(inverse, weights=sizes[chosen] * allocated[chosen], minlength=len(unique))
+            for key, a, f, b in zip(unique, allocs, frees, live):
+                pool.count(c, int(key), is_paged, int(a), int(f), int(b))

@@ -38,6 +38,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .machine import Machine
 from .pool import PAGE, Arena, Block
 from .tiling import Piece, TiledRun
@@ -72,6 +74,33 @@ def heap_class(pool_type: int) -> str:
 
 
 @dataclass
+class BulkLfhSubsegment:
+    """An LFH subsegment filled in bulk (benchmark dumps): the tag key of each slot
+    (0: never used) and its busy bit, as arrays; no Block objects."""
+
+    va: int
+    block_size: int
+    first: int
+    count: int
+    keys: np.ndarray  # uint32 per slot
+    busy: np.ndarray  # bool per slot
+    pool_type: int
+
+
+def lfh_geometry(block_size: int) -> tuple[int, int]:
+    """(FirstBlockOffset, block count) of a one-page LFH subsegment: the 0x30-byte header,
+    then the 2-bit-per-block bitmap, 16-byte aligned, then the blocks (MODEL)."""
+    span = LFH_UNITS * PAGE
+    count = (span - 0x30) // block_size
+    while True:
+        first = -(-(0x30 + -(-2 * count // 64) * 8) // 0x10) * 0x10
+        fitting = (span - first) // block_size
+        if fitting >= count:
+            return first, count
+        count = fitting
+
+
+@dataclass
 class LfhSubsegment:
     va: int
     block_size: int
@@ -92,7 +121,7 @@ class Range:
     first_unit: int
     units: int
     flags: int  # RANGE_LFH or RANGE_VS
-    subsegment: LfhSubsegment | VsSubsegment
+    subsegment: LfhSubsegment | VsSubsegment | BulkLfhSubsegment
 
 
 @dataclass
@@ -128,6 +157,7 @@ class SegmentHeapPool:
                       for node in range(POOL_NODES) for index in range(HEAPS_PER_NODE)}
         self._placed: dict[int, tuple[Heap, LfhSubsegment | VsSubsegment, int | Piece]] = {}
         self._pending: tuple | None = None
+        self.bulk_subsegments: list[tuple[Heap, BulkLfhSubsegment]] = []
 
     @staticmethod
     def is_small(size: int) -> bool:
@@ -164,6 +194,30 @@ class SegmentHeapPool:
         else:
             sub.busy[where] = False
 
+    def bulk(self, keys: np.ndarray, sizes: np.ndarray, pool_types: np.ndarray, nodes: np.ndarray,
+             allocated: np.ndarray) -> None:
+        """Many LFH blocks at once (benchmark dumps): ``sizes`` are heap blocks (header
+        included, 16-byte multiples up to LFH_MAX_BLOCK); each (node, heap, size) group
+        fills fresh one-page subsegments in order."""
+        classes = _heap_indexes(pool_types)
+        group = (nodes.astype(np.int64) * 8 + classes) * 0x1000 + sizes.astype(np.int64)
+        for code in np.unique(group).tolist():
+            chosen = np.flatnonzero(group == code)
+            node, index, block_size = code // 0x1000 // 8, code // 0x1000 % 8, code % 0x1000
+            heap = self.heaps[(node, index)]
+            first, count = lfh_geometry(block_size)
+            pool_type = int(pool_types[chosen[0]])
+            for start in range(0, len(chosen), count):
+                part = chosen[start:start + count]
+                va, first_unit = self._units(heap, LFH_UNITS)
+                slot_keys = np.zeros(count, np.uint32)
+                slot_keys[:len(part)] = keys[part]
+                busy = np.zeros(count, bool)
+                busy[:len(part)] = allocated[part]
+                sub = BulkLfhSubsegment(va, block_size, first, count, slot_keys, busy, pool_type)
+                heap.segments[-1].ranges.append(Range(first_unit, LFH_UNITS, RANGE_LFH, sub))
+                self.bulk_subsegments.append((heap, sub))
+
     # -- placement ----------------------------------------------------------------------
     def _units(self, heap: Heap, units: int) -> tuple[int, int]:
         """(range VA, first unit) of ``units`` fresh units of SegContexts[0]."""
@@ -180,14 +234,7 @@ class SegmentHeapPool:
             if not all(sub.busy):
                 return sub, sub.busy.index(False)
         va, first_unit = self._units(heap, LFH_UNITS)
-        span = LFH_UNITS * PAGE
-        count = (span - 0x30) // block_size
-        while True:  # header 0x30, then the 2-bit-per-block bitmap, 16-byte aligned
-            first = -(-(0x30 + -(-2 * count // 64) * 8) // 0x10) * 0x10
-            fitting = (span - first) // block_size
-            if fitting >= count:
-                break
-            count = fitting
+        first, count = lfh_geometry(block_size)
         sub = LfhSubsegment(va, block_size, first, count, [None] * count, [False] * count)
         heap.lfh.setdefault(block_size, []).append(sub)
         heap.segments[-1].ranges.append(Range(first_unit, LFH_UNITS, RANGE_LFH, sub))
@@ -225,6 +272,30 @@ class SegmentHeapPool:
                         va = sub.va + piece.offset + VS_CHUNK_HEADER + POOL_HEADER
                         out.append((va, piece.size - VS_CHUNK_HEADER, piece.block, pool, True))
         return out
+
+    def bulk_blocks(self) -> dict[str, np.ndarray]:
+        """The bulk subsegments' blocks as columns: address, size, key, pool (name),
+        allocated (slots that never held a block left out)."""
+        names = {index: name for name, index in HEAP_INDEX.items()}
+        parts = []
+        for heap, sub in self.bulk_subsegments:
+            used = np.flatnonzero(sub.keys != 0)
+            parts.append((np.uint64(sub.va + sub.first + POOL_HEADER)
+                          + used.astype(np.uint64) * np.uint64(sub.block_size),
+                          np.full(len(used), sub.block_size, np.uint64), sub.keys[used],
+                          np.full(len(used), names.get(heap.index, "paged")), sub.busy[used]))
+        if not parts:
+            return {}
+        columns = [np.concatenate(c) for c in zip(*parts)]
+        return dict(zip(("address", "size", "key", "pool", "allocated"), columns))
+
+
+def _heap_indexes(pool_types: np.ndarray) -> np.ndarray:
+    """HEAP_INDEX of heap_class for many pool types at once."""
+    paged = (pool_types & 1) != 0
+    nx = (pool_types & 0x200) != 0
+    return np.where(paged, HEAP_INDEX["paged"], np.where(nx, HEAP_INDEX["nonpaged_nx"],
+                                                         HEAP_INDEX["nonpaged"])).astype(np.int64)
 
 
 class SegmentHeapWriter:
@@ -285,7 +356,9 @@ class SegmentHeapWriter:
             for unit in range(1, r.units):
                 descriptors[r.first_unit + unit] = {"RangeFlags": RANGE_CONTINUATION,
                                                     "UnitOffset": unit}
-            if r.flags == RANGE_LFH:
+            if isinstance(r.subsegment, BulkLfhSubsegment):
+                self._write_bulk_lfh(r.subsegment)
+            elif r.flags == RANGE_LFH:
                 self._write_lfh(r.subsegment)
             else:
                 self._write_vs(r.subsegment)
@@ -306,22 +379,41 @@ class SegmentHeapWriter:
 
     # Subsegments are mapped whole and written field by field: the blocks' contents
     # (loader entries, tracker pages...) are already in place.
-    def _write_lfh(self, sub: LfhSubsegment) -> None:
-        self.m.space.map(sub.va, LFH_UNITS * PAGE)
+    def _lfh_header(self, sub: LfhSubsegment | BulkLfhSubsegment) -> bytearray:
+        """The subsegment header and bitmap (FirstBlockOffset bytes)."""
         buf = bytearray(sub.first)
         if self.pool.build >= 26100:
             salt = (sub.va >> 12) & 0xFFFFFFFF
         else:
             salt = (sub.va & 0xFFFFFFFF) >> 12
         encoded = (sub.block_size | sub.first << 16) ^ (self.pool.lfh_key & 0xFFFFFFFF) ^ salt
-        busy = sum(1 << (2 * k) for k, flag in enumerate(sub.busy) if flag)
+        busy = [bool(flag) for flag in sub.busy]
         self.packer.write(buf, 0, "_HEAP_LFH_SUBSEGMENT", {
-            "FreeCount": sub.count - sum(sub.busy), "BlockCount": sub.count,
+            "FreeCount": sub.count - sum(busy), "BlockCount": sub.count,
             "BlockOffsets": {"EncodedData": encoded & 0xFFFFFFFF}})
         bitmap = self.packer.offsetof("_HEAP_LFH_SUBSEGMENT.BlockBitmap")
         words = -(-2 * sub.count // 64)
-        buf[bitmap:bitmap + 8 * words] = busy.to_bytes(8 * words, "little")
-        self.m.write(sub.va, bytes(buf))
+        bits = sum(1 << (2 * k) for k, flag in enumerate(busy) if flag)
+        buf[bitmap:bitmap + 8 * words] = bits.to_bytes(8 * words, "little")
+        return buf
+
+    def _write_bulk_lfh(self, sub: BulkLfhSubsegment) -> None:
+        """A bulk subsegment as one page: header, bitmap, the used slots' POOL_HEADERs."""
+        page = np.zeros(LFH_UNITS * PAGE, np.uint8)
+        page[:sub.first] = np.frombuffer(bytes(self._lfh_header(sub)), np.uint8)
+        used = np.flatnonzero(sub.keys != 0)
+        headers = self.packer.pack_array("_POOL_HEADER", len(used), {
+            "BlockSize": np.full(len(used), sub.block_size // 0x10),
+            "PoolType": np.full(len(used), (sub.pool_type & HEAP_POOL_TYPE_MASK) | HEAP_POOL_TYPE_SET),
+            "PoolTag": sub.keys[used]})
+        size = self.packer.sizeof("_POOL_HEADER")
+        at = sub.first + used * sub.block_size
+        page[at[:, None] + np.arange(size)] = np.frombuffer(headers, np.uint8).reshape(len(used), size)
+        self.m.write(sub.va, page.tobytes())
+
+    def _write_lfh(self, sub: LfhSubsegment) -> None:
+        self.m.space.map(sub.va, LFH_UNITS * PAGE)
+        self.m.write(sub.va, bytes(self._lfh_header(sub)))
         for slot, block in enumerate(sub.slots):
             if block is not None:
                 self._pool_header(sub.va + sub.first + slot * sub.block_size, block, sub.block_size)

@@ -48,6 +48,15 @@ def pool_blocks_truth(machine: Machine, pool: PoolModel) -> dict:
              "allocated": allocated,
              "reachable": None}
             for va, size, block, kind, allocated in pool.small.blocks()]
+    bulk = pool.small.bulk_blocks() if isinstance(pool.small, SegmentHeapPool) else {}
+    if bulk:
+        tags = {}
+        for address, size, key, kind, allocated in zip(
+                bulk["address"].tolist(), bulk["size"].tolist(), bulk["key"].tolist(),
+                bulk["pool"].tolist(), bulk["allocated"].tolist()):
+            rows.append({"address": machine.canonical(address), "size": size, "key": key,
+                         "tag": tags.get(key) or tags.setdefault(key, key_tag(key)), "pool": kind,
+                         "allocated": allocated, "reachable": None})
     table = pool.big_table
     live = np.flatnonzero(((table.va & np.uint64(1)) == 0) & (table.key != 0))
     for index in live:

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dumpscan.analysis.poolblocks import agreement, block_rows, headline
 from dumpscan.kernel.bigpool import read_big_pool
 from dumpscan.kernel.common import member
+from dumpscan.kernel.poolblocks import BLOCK_DTYPE, NONPAGED, PAGED, SESSION, PoolBlocks
 from dumpscan.kernel.poolwalk import read_pool_blocks
 from dumpscan.views import VIEWS, Query
 from conftest import VOL, run_vol
@@ -181,3 +183,38 @@ def test_windows_poolfind_plugin(vol_cache):
                              text=True, timeout=120).stdout
     assert [line.strip() for line in listing.splitlines() if "poolfind" in line.lower()] == \
         ["windows.poolfind.PoolFind"]
+
+
+def test_agreement_names_the_likely_cause():
+    """Walk vs tag tables, one tag per cause: agreement, more found (cached), fewer with
+    session blocks, fewer otherwise (in flight), fewer after decode failures (absent)."""
+    def key(tag: str) -> int:
+        return int.from_bytes(tag.encode(), "little")
+
+    rows = [("Good", PAGED, 2), ("More", NONPAGED, 3), ("Sess", SESSION, 1), ("Gone", PAGED, 1)]
+    blocks = np.zeros(sum(n for *_, n in rows), BLOCK_DTYPE)
+    i = 0
+    for tag, pool, n in rows:
+        for _ in range(n):
+            blocks[i] = (0x1000 * (i + 1), 0x40, key(tag), pool, pool != NONPAGED, True, 0)
+            i += 1
+
+    def table(tag: str, paged: int, nonpaged: int) -> dict:
+        return {"key": key(tag), "paged_outstanding": paged, "paged_bytes": 0x40 * paged,
+                "nonpaged_outstanding": nonpaged, "nonpaged_bytes": 0x40 * nonpaged}
+
+    tags = [table("Good", 2, 0), table("More", 0, 2), table("Sess", 3, 0), table("Gone", 4, 0)]
+    walk = PoolBlocks("segment-heap", blocks, {}, {}, ())
+    causes = {(r["tag"], r["pool"]): r["cause"] for r in agreement(walk, tags)[0]}
+    assert causes == {("Good", "paged"): None,
+                      ("More", "nonpaged"): "lookaside / delay-free caches: blocks freed but still "
+                                            "cached look allocated",
+                      ("Sess", "paged"): "session pool",
+                      ("Gone", "paged"): "allocations in flight at the crash"}
+    _, coverage = agreement(walk, tags)
+    assert (coverage["table_outstanding"], coverage["walk_found"], coverage["rows_differ"]) == (11, 6, 3)
+    damaged = PoolBlocks("segment-heap", blocks, {"pages_absent": 1}, {}, ())
+    rows_damaged = {r["tag"]: r["cause"] for r in agreement(damaged, tags)[0]}
+    assert rows_damaged["Gone"] == rows_damaged["Sess"] == "pages absent from the dump"
+    assert "3 differ" in headline({"walk": "segment-heap", "agreement": agreement(walk, tags)[0],
+                                   "coverage": coverage})

@@ -218,3 +218,18 @@ def test_agreement_names_the_likely_cause():
     assert rows_damaged["Gone"] == rows_damaged["Sess"] == "pages absent from the dump"
     assert "3 differ" in headline({"walk": "segment-heap", "agreement": agreement(walk, tags)[0],
                                    "coverage": coverage})
+
+
+def test_process_list_equals_truth_and_survives_a_loop(tmp_path):
+    name = "win11-x64-verifier-full"
+    report = library(DUMPS / f"{name}.dmp")
+    truth = json.loads((DUMPS / f"{name}.truth.json").read_text())["processes"]
+    assert report["processes"] == truth and len(truth) >= 12
+    assert report["coverage"]["processes"]["pool_quota"].startswith("not read")
+    where = located(name)
+    links = member(where.view, "_EPROCESS", "ActiveProcessLinks")[0]
+    fifth = truth[4]["address"] + links
+    path = corrupt(tmp_path, DUMPS / f"{name}.dmp", [(where.offset(fifth), le(fifth))])  # Flink to itself
+    looped = library(path)
+    assert any("loops back" in w for w in looped["warnings"])
+    assert looped["processes"][:5] == truth[:5] and looped["coverage"]["processes"]["complete"] is False

@@ -94,6 +94,13 @@ PARTIAL = {
     "_HEAP_LFH_SUBSEGMENT": (
         "ListEntry FreeCount BlockCount FreeHint WitheldBlockCount BlockOffsets BlockBitmap").split(),
     "_HEAP_VS_SUBSEGMENT": ["ListEntry", "Size", "Signature", "FullCommit"],
+    # the process list (issue 9 §3: who the pool is charged to)
+    "_EPROCESS": (
+        "Pcb ActiveProcessLinks UniqueProcessId InheritedFromUniqueProcessId ImageFileName "
+        "CreateTime QuotaBlock "
+        # what Volatility3's windows.pslist reads besides
+        "ActiveThreads ObjectTable Session ExitTime Wow64Process WoW64Process").split(),
+    "_KPROCESS": ["DirectoryTableBase"],
 }
 
 STUBS = [t for t in VOLATILITY_REQUIRED if t not in FULL and t not in PARTIAL]

@@ -35,6 +35,7 @@ from ..kernel.common import key_tag, pool_type_bits, read_c_string, read_global,
 from ..kernel.modules import Module, code_ranges, read_modules
 from ..kernel.poolhittag import CodeMap, PoolHitTag, read_pool_hit_tag
 from ..kernel.poolwalk import read_pool_blocks
+from ..kernel.processes import read_processes
 from ..kernel.tagtables import TagTotals, read_tag_tables
 from ..kernel.tracelog import TraceLog, classify, read_trace_log
 from ..kernel.verifier import TRAILER_TEXT, VerifierState, read_verifier
@@ -205,6 +206,7 @@ class _Analysis:
         report["bigpool_by_tag"] = self.guarded("big pool by tag", [], self.bigpool_by_tag_section)
         report["pool_blocks"] = self.guarded("pool blocks", None,
                                              lambda: self.pool_blocks_section(report["tags"]))
+        report["processes"] = self.guarded("process list", None, self.processes_section)
         report["verifier"] = self.guarded("Driver Verifier", None, self.verifier_section)
         report["pool_hit_tag"] = self.guarded("PoolHitTag", None, self.pool_hit_tag_section)
         self.guarded("tag owners", None, lambda: self.owners_section(report))
@@ -297,6 +299,22 @@ class _Analysis:
         rows, warnings = bigpool_by_tag(self.big, self.totals)
         self.warn(warnings)
         return rows
+
+    def processes_section(self) -> list[dict] | None:
+        """The process list (None where the symbols describe no _EPROCESS links)."""
+        if not self.view.has_type("_EPROCESS") or \
+                "ActiveProcessLinks" not in self.view.layout("_EPROCESS").members:
+            self.warnings.append("process list: the symbol table describes no "
+                                 "_EPROCESS.ActiveProcessLinks; not read")
+            return None
+        listed = read_processes(self.view)
+        self.warn(listed.warnings)
+        self.coverage["processes"] = {
+            "listed": len(listed.processes), "complete": listed.complete,
+            "pool_quota": "read" if listed.quota_layout else
+            "not read: the symbols describe no _EPROCESS_QUOTA_BLOCK"}
+        return [{"address": p.address, "pid": p.pid, "ppid": p.ppid, "name": p.name}
+                for p in listed.processes]
 
     def pool_blocks_section(self, tags: list[dict]) -> dict:
         """Every pool block (walk + big-pool table) and its agreement with the tag tables."""

@@ -18,6 +18,7 @@ from .noise import (SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_bulk_s
 from .platforms import get_platform
 from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
+from .processes import Process, allocate_processes, processes_truth, write_processes
 from .small_blocks import small_blocks, write_pool_locations, write_small_blocks
 from .scenario import Allocate, Scenario
 from .stacks import Symbolizer
@@ -53,7 +54,8 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path) -> Build
     dump_path = out_dir / f"{scenario.name}.dmp"
     _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
     truth = build_truth(scenario=scenario, machine=machine, pool=world.pool, modules=world.modules,
-                        crash=crash, dtb=machine.space.dtb)
+                        crash=crash, dtb=machine.space.dtb,
+                        processes=processes_truth(machine, world.processes))
     truth_path = out_dir / f"{scenario.name}.truth.json"
     # one row a line reads well for the bundled dumps; the C encoder (no indent)
     # keeps a million-row truth of a benchmark dump fast
@@ -73,6 +75,7 @@ class _World:
     verifier: VerifierLayoutWriter | None
     symbolizer: Symbolizer
     stacks: list[list[int]]  # every stack written to a trace record
+    processes: list[Process]
 
 
 def _simulate(scenario: Scenario, machine: Machine) -> _World:
@@ -94,6 +97,7 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
     images = KernelImageWriter(machine, modules, {d.name: d for d in scenario.drivers},
                                timestamp=0x5F3E2A10)
     images.write_loader_list(pool)
+    processes = allocate_processes(machine, pool, 0x200 if nx else 0)
     verifier = None
     if scenario.verifier_level is not None:
         verifier = VerifierLayoutWriter(machine, pool, ever_loaded, list(scenario.drivers),
@@ -105,7 +109,7 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
     _background(scenario, pool, modules, nx)
     pool.stats.update({k: v for k, v in DEFAULT_VERIFIER_STATS.items() if k not in pool.stats})
     pool.stats.update(scenario.verifier_stats)
-    return _World(pool, modules, images, verifier, symbolizer, stacks)
+    return _World(pool, modules, images, verifier, symbolizer, stacks, processes)
 
 
 def _background(scenario: Scenario, pool: PoolModel, modules: list[LoadedModule], nx: bool) -> None:
@@ -149,7 +153,8 @@ def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashSt
     images.write_globals(scenario.processors, scenario.system_time,
                          scenario.uptime_seconds * 10_000_000)
     images.write_low_stub()
-    machine.write_empty_list("PsActiveProcessHead")
+    write_processes(machine, world.processes,
+                    scenario.system_time - scenario.uptime_seconds * 10_000_000)
     layout_writer = PoolLayoutWriter(machine, world.pool)
     layout_writer.write_blocks()
     write_small_blocks(machine, world.pool.small)

@@ -19,7 +19,8 @@ from ..report.schema import SCHEMA_ID, counter_members, symbolize
 
 
 def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
-                modules: list[LoadedModule], crash: CrashState, dtb: int) -> dict:
+                modules: list[LoadedModule], crash: CrashState, dtb: int,
+                processes: list[dict] | None) -> dict:
     platform = machine.platform
     canonical = machine.canonical
     module_map = [(m.name, m.base, m.size, m.functions) for m in modules]
@@ -39,6 +40,7 @@ def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
         "verifier": _verifier(scenario, machine, pool, module_map),
         "pool_hit_tag": _pool_hit_tag(scenario, crash, canonical),
         "pool_blocks": pool_blocks_truth(machine, pool),
+        "processes": processes,
     }
 
 

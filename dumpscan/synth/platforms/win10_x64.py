@@ -14,7 +14,7 @@ Values that are NOT in the ISF:
 * function extents: distance to the next higher RVA among all ISF symbols [VERIFIED].
 
 Pointer targets the ISF names but does not define (spelled ``ptr`` here):
-_VERIFIER_SHARED_EXPORT_THUNK.
+_EPROCESS_QUOTA_BLOCK, _VERIFIER_SHARED_EXPORT_THUNK.
 
 Listed names absent from this ISF (so not declared): VpPoolHitTag,
 MmMaximumNonPagedPoolInBytes, MmSizeOfNonPagedPoolInBytes, MmNumberOfPhysicalPages,
@@ -292,6 +292,20 @@ PLATFORM = Platform(
         "_VI_VERIFIER_POOL_HEADER": Struct(0x8, {  # all fields
             "VerifierPoolEntry": (0x0, "ptr:_VI_POOL_ENTRY"),
         }),
+        "_EPROCESS": Struct(0xa40, {  # listed fields only
+            "Pcb": (0x0, "_KPROCESS"),
+            "UniqueProcessId": (0x440, "ptr"),
+            "ActiveProcessLinks": (0x448, "_LIST_ENTRY"),
+            "CreateTime": (0x468, "_LARGE_INTEGER"),
+            "InheritedFromUniqueProcessId": (0x540, "ptr"),
+            "Session": (0x558, "ptr:_MM_SESSION_SPACE"),
+            "QuotaBlock": (0x568, "ptr"),
+            "ObjectTable": (0x570, "ptr:_HANDLE_TABLE"),
+            "WoW64Process": (0x580, "ptr:_EWOW64PROCESS"),
+            "ImageFileName": (0x5a8, "u8[15]"),
+            "ActiveThreads": (0x5f0, "u32"),
+            "ExitTime": (0x840, "_LARGE_INTEGER"),
+        }),
         "_EX_HEAP_POOL_NODE": Struct(0x20c0, {  # listed fields only
             "Heaps": (0x0, "ptr:_SEGMENT_HEAP[4]"),
         }),
@@ -347,6 +361,9 @@ PLATFORM = Platform(
             "Flags": (0x68, "u32"),
             "LoadCount": (0x6c, "u16"),
         }),
+        "_KPROCESS": Struct(0x438, {  # listed fields only
+            "DirectoryTableBase": (0x28, "u64"),
+        }),
         "_KUSER_SHARED_DATA": Struct(0x720, {  # listed fields only
             "TickCountLowDeprecated": (0x0, "u32"),
             "TickCountMultiplier": (0x4, "u32"),
@@ -399,11 +416,21 @@ PLATFORM = Platform(
             "Allocated": (0x4, "u32{16:8}"),
             "UnsafePrevSize": (0x4, "u32{0:16}"),
         }, kind="union"),
+        "_LARGE_INTEGER": Struct(0x8, {  # all fields (embedded by a declared type)
+            "LowPart": (0x0, "u32"),
+            "QuadPart": (0x0, "i64"),
+            "u": (0x0, "__anonymous_108e"),
+            "HighPart": (0x4, "i32"),
+        }, kind="union"),
         "_VF_TARGET_ALL_SHARED_EXPORT_THUNKS": Struct(0x20, {  # all fields (embedded by a declared type)
             "SharedExportThunks": (0x0, "ptr"),
             "PoolSharedExportThunks": (0x8, "ptr"),
             "OrderDependentSharedExportThunks": (0x10, "ptr"),
             "XdvSharedExportThunks": (0x18, "ptr"),
+        }),
+        "__anonymous_108e": Struct(0x8, {  # all fields (embedded by a declared type)
+            "LowPart": (0x0, "u32"),
+            "HighPart": (0x4, "i32"),
         }),
         "__anonymous_10db": Struct(0x10, {  # all fields (embedded by a declared type)
             "Depth": (0x0, "u64{0:16}"),
@@ -439,7 +466,6 @@ PLATFORM = Platform(
         "_CONTROL_AREA": Struct(0x80, {}),  # size only (Volatility3 requires the type)
         "_DEVICE_OBJECT": Struct(0x150, {}),  # size only (Volatility3 requires the type)
         "_DRIVER_OBJECT": Struct(0x150, {}),  # size only (Volatility3 requires the type)
-        "_EPROCESS": Struct(0xa40, {}),  # size only (Volatility3 requires the type)
         "_ERESOURCE": Struct(0x68, {}),  # size only (Volatility3 requires the type)
         "_ETHREAD": Struct(0x898, {}),  # size only (Volatility3 requires the type)
         "_EX_FAST_REF": Struct(0x8, {}),  # size only (Volatility3 requires the type)
@@ -455,6 +481,9 @@ PLATFORM = Platform(
         "_SHARED_CACHE_MAP": Struct(0x228, {}),  # size only (Volatility3 requires the type)
         "_TOKEN": Struct(0x498, {}),  # size only (Volatility3 requires the type)
         "_VACB": Struct(0x28, {}),  # size only (Volatility3 requires the type)
+        "_EWOW64PROCESS": Struct(0x10, {}),  # size only (target of a declared pointer)
+        "_HANDLE_TABLE": Struct(0x80, {}),  # size only (target of a declared pointer)
+        "_MM_SESSION_SPACE": Struct(0x5000, {}),  # size only (target of a declared pointer)
     },
     enums={
         "_NT_PRODUCT_TYPE": Enum("i32", {

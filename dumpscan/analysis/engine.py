@@ -108,10 +108,13 @@ def analyze_path(path: str | Path, symbol_dirs: Sequence[str | Path], pooltag_fi
 
 
 def analyze_view(opened, symbol_dirs: Sequence[str | Path] = (), pooltag_file: str | Path | None = None,
-                 *, check_trailers: bool = True, search_tag_owners: bool = True) -> dict:
-    """The report of an opened dump (``OpenedDump``: ``.view``, ``.dump``, ``.warnings``)."""
+                 *, check_trailers: bool = True, search_tag_owners: bool = True,
+                 walk_pool: bool = True) -> dict:
+    """The report of an opened dump (``OpenedDump``: ``.view``, ``.dump``, ``.warnings``).
+    ``walk_pool=False`` leaves the pool walk out (``pool_blocks`` null, coverage says why):
+    a front end that shows no block saves the walk's time and the blocks' memory."""
     return _Analysis(opened, [Path(d) for d in symbol_dirs], pooltag_file, check_trailers,
-                     search_tag_owners).run()
+                     search_tag_owners, walk_pool).run()
 
 
 def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str | Path] = (),
@@ -159,7 +162,8 @@ def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str |
 
 class _Analysis:
     def __init__(self, opened, symbol_dirs: list[Path], pooltag_file, check_trailers: bool,
-                 search_tag_owners: bool) -> None:
+                 search_tag_owners: bool, walk_pool: bool = True) -> None:
+        self.walk_pool = walk_pool
         self.view: KernelView = opened.view
         self.dump = opened.dump
         self.header = opened.dump.header
@@ -316,8 +320,11 @@ class _Analysis:
         return [{"address": p.address, "pid": p.pid, "ppid": p.ppid, "name": p.name}
                 for p in listed.processes]
 
-    def pool_blocks_section(self, tags: list[dict]) -> dict:
+    def pool_blocks_section(self, tags: list[dict]) -> dict | None:
         """Every pool block (walk + big-pool table) and its agreement with the tag tables."""
+        if not self.walk_pool:
+            self.coverage["pool_blocks"] = "not walked (the caller asked for no pool walk)"
+            return None
         walk = read_pool_blocks(self.view, self.big)
         self.warn(walk.warnings)
         rows, coverage = agreement(walk, tags if self.totals is not None else [])

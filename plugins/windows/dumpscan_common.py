@@ -45,14 +45,17 @@ def symbol_dirs() -> List[Path]:
     return [Path(p) for p in volatility3.symbols.__path__ if os.path.isdir(p)]
 
 
-def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) -> Optional[dict]:
-    """dumpscan's report of the dump the plugin runs on; its warnings go to the log
-    (one WARNING line each). None (after one ERROR line) when it cannot be built."""
+def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True,
+            walk_pool: bool = False) -> Optional[dict]:
+    """dumpscan's report of the dump the plugin runs on (with the pool walk only when
+    ``walk_pool``); its warnings go to the log (one WARNING line each). None (after one
+    ERROR line) when it cannot be built."""
     from dumpscan.analysis.engine import analyze_plugin
 
     try:
         report = analyze_plugin(plugin.context, plugin.config["kernel"], symbol_dirs(),
-                                plugin.config.get("pooltag", None), search_tag_owners=owners)
+                                plugin.config.get("pooltag", None), search_tag_owners=owners,
+                                walk_pool=walk_pool)
     except ANALYSIS_ERRORS as exc:
         vollog.error("dumpscan cannot analyze this dump: %s", one_line_error(exc))
         return None
@@ -76,7 +79,7 @@ def view_grid(plugin: interfaces.plugins.PluginInterface, view, *, owners: bool 
         return treegrid(view, lambda: None)
 
     def table():
-        report = analyze(plugin, owners=owners)
+        report = analyze(plugin, owners=owners, walk_pool=view.name == "blocks")
         return None if report is None else view.table(report, query)
 
     return treegrid(view, table)

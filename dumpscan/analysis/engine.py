@@ -308,8 +308,8 @@ class _Analysis:
         """The process list (None where the symbols describe no _EPROCESS links)."""
         if not self.view.has_type("_EPROCESS") or \
                 "ActiveProcessLinks" not in self.view.layout("_EPROCESS").members:
-            self.warnings.append("process list: the symbol table describes no "
-                                 "_EPROCESS.ActiveProcessLinks; not read")
+            self.coverage["processes"] = ("not read: the symbol table describes no "
+                                          "_EPROCESS.ActiveProcessLinks")
             return None
         listed = read_processes(self.view)
         self.warn(listed.warnings)

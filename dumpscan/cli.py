@@ -19,17 +19,18 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from . import __version__
-from .views import OPTIONS, VIEWS, OptionError, Query
+from .views import FILTERS, OPTIONS, VIEWS, OptionError, Query
 
 EXIT_OK, EXIT_SUSPECT, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_HELP = ("Exit status: 0 done; 1 --fail-on-suspect and a suspect exceeds the thresholds; "
              "2 usage error, or no dump could be analyzed; 3 some dumps could not be analyzed "
              "(the others were).")
-SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history"}
+SECTION_ALIASES = {"poolused": "pooltags", "poolhistory": "history", "poolleak": "suspects"}  # plugin names
 SECTIONS = ("report", *VIEWS, *SECTION_ALIASES, "all")
 SYMBOLS_ENV = "DUMPSCAN_SYMBOLS"
 SYMBOLS_HELP = (f"Symbol directory holding ISF files as windows/<pdb>/<GUID>-<age>.json.xz; repeatable. "
@@ -148,7 +149,8 @@ def thresholds_from(query: Query):
         usage_error(str(exc))
 
 
-def usage_error(message: str):
+def usage_error(message: str) -> NoReturn:
+    """One line on stderr, exit status 2."""
     click.echo(f"dumpscan: {message}", err=True)
     sys.exit(EXIT_USAGE)
 
@@ -344,9 +346,6 @@ def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Pat
 # --------------------------------------------------------------------------------------
 # analyze
 
-VIEW_FILTERS = ("tag", "driver", "min_bytes", "sort", "top", "address", "suspects_only")
-
-
 @main.command(epilog=EXIT_HELP)
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @symbols_option
@@ -357,10 +356,10 @@ VIEW_FILTERS = ("tag", "driver", "min_bytes", "sort", "top", "address", "suspect
 @click.option("--section", type=click.Choice(SECTIONS), default=None,
               help="What to show: report (the leak report; default; in CSV its suspects), "
                    + ", ".join(f"{v.name} ({v.title})" if v.title != v.name else v.name for v in VIEWS.values())
-                   + f", all (text only); aliases: "
+                   + ", all (text only); aliases: "
                    + ", ".join(f"{a} = {v}" for a, v in SECTION_ALIASES.items())
                    + ". --address alone means history.")
-@view_options(*VIEW_FILTERS, "pooltag", "threshold", "dtb", "kernel_base")
+@view_options(*FILTERS, "pooltag", "dtb", "kernel_base")
 @fail_option
 @out_option
 @quiet_option
@@ -505,7 +504,7 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
     elif output_format == "csv":
         text = diff_csv(result)
     else:
-        text = render_diff(result, top=top or 20)
+        text = render_diff(result, top=top or thresholds.top_n)
     emit(text, out)
     sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
 
@@ -540,7 +539,7 @@ def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: st
     elif output_format == "csv":
         text = series_csv(result)
     else:
-        text = render_series(result, top=top or 20)
+        text = render_series(result, top=top or thresholds.top_n)
     emit(text, out)
     sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
 

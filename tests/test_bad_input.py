@@ -467,8 +467,8 @@ def test_good_dumps_are_analyzed_around_a_bad_one(tmp_path):
     bad.write_bytes(b"MDMP" + bytes(0x100))
     a, b = DUMPS / "win7-x64-poolhittag.dmp", DUMPS / "win10-x64-live-kernel.dmp"
     proc = cli(a, bad, b)
-    # documented (dumpscan/cli.py): exit 2 only when no dump could be analyzed
-    assert proc.returncode == 0, proc.stderr
+    # documented (dumpscan/cli.py): 3 when some dumps could not be analyzed, 2 when none could
+    assert proc.returncode == 3, proc.stderr
     documents = json.loads(proc.stdout)
     assert [d["header"]["dump"] for d in documents] == [str(a), str(b)]
     errors = [line for line in proc.stderr.splitlines() if line.startswith(f"dumpscan: {bad}: ")]

@@ -1,1 +1,1 @@
-"""The dumpscan.report/1 schema and its renderers."""
+"""The dumpscan.report/1 schema, and the text, CSV and JSON front ends of the views."""

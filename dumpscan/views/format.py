@@ -15,9 +15,6 @@ from typing import Any
 from ..analysis.leaks import display_tag, format_address, format_duration, human_bytes
 from .model import Column
 
-STYLES = ("text", "csv", "json")
-
-
 def number(value: int | float) -> str:
     """A count or byte total as every text output prints it: plain decimal."""
     return f"{value:.1f}" if isinstance(value, float) else str(int(value))
@@ -63,5 +60,5 @@ def cell(column: Column, value: Any, style: str, arch: str = "x64") -> Any:
     return formatter(column, style, arch)(value)
 
 
-__all__ = ["STYLES", "cell", "formatter", "number", "size", "hexa", "display_tag", "format_address",
+__all__ = ["cell", "formatter", "number", "size", "hexa", "display_tag", "format_address",
            "format_duration", "human_bytes"]

@@ -108,12 +108,6 @@ class View:
         if len(set(names)) != len(names):
             raise ValueError(f"view {self.name}: duplicate column names")
 
-    def column(self, name: str) -> Column:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(f"view {self.name} has no column {name!r}")
-
     def flat_columns(self) -> list[Column]:
         return [c for c in self.columns if c.flat]
 

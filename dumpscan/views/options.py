@@ -41,6 +41,10 @@ class Option:
     minimum: int | None = None
     frontends: tuple[str, ...] = ("cli", "vol")
 
+    def __post_init__(self) -> None:
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"option {self.name}: unknown kind {self.kind!r}")
+
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
@@ -136,7 +140,8 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
            help="Order by nonpaged/paged/total bytes, allocs (outstanding allocations) or tag "
                 "name (default: the view's own order: suspects by severity, tables by total bytes)."),
     Option("top", "int", minimum=1, metavar="N",
-           help="Show only the first N rows (default: all; the trace log: the 20 newest records)."),
+           help="Show only the first N rows (default: every row; in the leak report, diff and "
+                "series the thresholds' top_n, 20; in the trace log the 20 newest records)."),
     Option("address", "address", metavar="ADDR",
            help="A pool block's address (0x9ca00000, fffff800`016530fc): its allocate/free "
                 "history (!verifier 80 ADDR); with the blocks view, the pool block that "

@@ -200,3 +200,61 @@ CALLSITES = View(
     "Outstanding Driver Verifier-tracked allocations grouped by caller, most bytes first; "
     "the newest allocation's stack (trace log) as child rows.",
     CALLSITE_COLUMNS, ("tag", "driver", "min_bytes", "sort", "top"), build_callsites)
+
+
+# ---------------------------------------------------------------------------------------
+# hittag
+
+HITTAG_COLUMNS = (
+    Column("tag", "tag", "nt!PoolHitTag's tag (none when it holds its default)"),
+    Column("key", "hex", "nt!PoolHitTag as stored"),
+    Column("frame", "int", "A return address's position on the interrupted stack, innermost first"),
+    Column("stack_address", "address", "Where on the stack it was found (the break row: the stack pointer)"),
+    Column("address", "address", "The break's int 3 (the parent row) or the return address"),
+    Column("symbol", "str", "Its symbol"),
+    Column("note", "str", "What the row is; for a frame, the CALL instruction before it"),
+)
+
+
+def build_hittag(report: Mapping, query: Query) -> Table:
+    from ..kernel.poolhittag import DEFAULT_POOL_HIT_TAG
+
+    hit = report.get("pool_hit_tag")
+    if not isinstance(hit, dict):
+        return Table(HITTAG, [Row({"key": DEFAULT_POOL_HIT_TAG,
+                                   "note": f"not set (nt!PoolHitTag holds its default {DEFAULT_POOL_HIT_TAG:#x})"})])
+    tag, key = hit.get("tag", ""), hit.get("key", 0)
+    brk = hit.get("break")
+    if not isinstance(brk, dict):
+        return Table(HITTAG, [Row({"tag": tag, "key": key,
+                                   "note": "set; this dump was not written at a PoolHitTag break"})])
+    check = (report.get("dump") or {}).get("bugcheck") or {}
+    frames = brk.get("frames")
+    returns = brk.get("return_addresses") or []
+    children = []
+    if isinstance(frames, list) and len(frames) == len(returns):
+        for number, frame in enumerate(frames):
+            note = frame.get("call") or ""
+            if frame.get("callee_match"):
+                note += ", calling the inner frame's function"
+            children.append(Row({"tag": tag, "key": key, "frame": number, "stack_address": frame.get("stack_address"),
+                                 "address": frame.get("return_address", 0), "symbol": frame.get("symbol"),
+                                 "note": note or None}))
+    else:
+        symbols = brk.get("symbols") or []
+        children = [Row({"tag": tag, "key": key, "frame": number, "address": address,
+                         "symbol": symbols[number] if number < len(symbols) else None})
+                    for number, address in enumerate(returns)]
+    return Table(HITTAG, [Row({"tag": tag, "key": key, "stack_address": brk.get("stack_pointer"),
+                               "address": brk.get("address", 0), "symbol": brk.get("symbol"),
+                               "note": f"break: int 3 (bug check {check.get('code', 0):#x}, "
+                                       "STATUS_BREAKPOINT 0x80000003)"}, children)])
+
+
+HITTAG = View(
+    "hittag", "PoolHitTag",
+    "nt!PoolHitTag: the tag the pool code breaks on and, for a dump written at that break "
+    "(bug check 0x1E with parameter 1 = 0x80000003: an int 3 in the pool code, no debugger "
+    "attached), where it broke; the return addresses found on the interrupted thread's stack "
+    "as child rows, innermost first.",
+    HITTAG_COLUMNS, (), build_hittag)

@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 from typing import List, Optional
 
-from volatility3.framework import interfaces, renderers
+from volatility3.framework import interfaces
 from volatility3.framework.configuration import requirements
-from volatility3.framework.renderers import format_hints
 
 from dumpscan.analysis.batch import one_line_error
 from dumpscan.dumpfile.errors import DumpError
@@ -23,9 +22,6 @@ from dumpscan.symbols.isf import SymbolTableError
 from dumpscan.vol.errors import DumpOpenError
 
 vollog = logging.getLogger("dumpscan.plugins")
-
-NA = renderers.NotApplicableValue()
-UNREADABLE = renderers.UnreadableValue()
 
 # What building the report may raise for a bad dump or missing symbols: one ERROR line
 # (dumpscan's own families included: they are not OSError/ValueError subclasses).
@@ -85,13 +81,4 @@ def view_grid(plugin: interfaces.plugins.PluginInterface, view, *, owners: bool 
     return treegrid(view, table)
 
 
-def hexa(value):
-    """format_hints.Hex of an int, else NotApplicable."""
-    return format_hints.Hex(value) if isinstance(value, int) and not isinstance(value, bool) else NA
-
-
-def text(value):
-    return value if isinstance(value, str) and value != "" else NA
-
-
-__all__ = ["NA", "kernel_requirement", "symbol_dirs", "analyze", "view_grid", "hexa", "text", "vollog"]
+__all__ = ["kernel_requirement", "symbol_dirs", "analyze", "view_grid", "vollog"]

@@ -1,4 +1,5 @@
-"""windows.hittag: nt!PoolHitTag and, for a dump written at a PoolHitTag break, the caller chain.
+"""windows.hittag: nt!PoolHitTag and, for a dump written at a PoolHitTag break, the caller
+chain (the ``hittag`` view).
 
     vol -s SYMBOLS -p plugins -f MEMORY.DMP windows.hittag
 """
@@ -6,13 +7,14 @@ from __future__ import annotations
 
 from typing import List
 
-from volatility3.framework import interfaces, renderers
-from volatility3.framework.renderers import format_hints
+from volatility3.framework import interfaces
 
-from dumpscan.analysis.leaks import display_tag
-from dumpscan.kernel.poolhittag import DEFAULT_POOL_HIT_TAG
+from dumpscan.views import VIEWS
+from dumpscan.vol.grid import requirements_of
 
 from . import dumpscan_common as common
+
+VIEW = VIEWS["hittag"]
 
 
 class HitTag(interfaces.plugins.PluginInterface):
@@ -26,48 +28,11 @@ class HitTag(interfaces.plugins.PluginInterface):
     """
 
     _required_framework_version = (2, 0, 0)
-    _version = (1, 0, 0)
+    _version = (1, 1, 0)
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
-        return [common.kernel_requirement()]
-
-    def _generator(self):
-        report = common.analyze(self, owners=False)
-        if report is None:
-            return
-        hit = report.get("pool_hit_tag")
-        if not isinstance(hit, dict):
-            yield (0, (common.NA, format_hints.Hex(DEFAULT_POOL_HIT_TAG), common.NA, common.NA, common.NA,
-                       common.NA, "not set (nt!PoolHitTag holds its default 0xffffff0f)"))
-            return
-        tag, key = display_tag(hit.get("tag", "")), format_hints.Hex(hit.get("key", 0))
-        brk = hit.get("break")
-        if not isinstance(brk, dict):
-            yield (0, (tag, key, common.NA, common.NA, common.NA, common.NA,
-                       "set; this dump was not written at a PoolHitTag break"))
-            return
-        check = (report.get("dump") or {}).get("bugcheck") or {}
-        yield (0, (tag, key, common.NA, common.hexa(brk.get("stack_pointer")),
-                   format_hints.Hex(brk.get("address", 0)), common.text(brk.get("symbol")),
-                   f"break: int 3 (bug check {check.get('code', 0):#x}, STATUS_BREAKPOINT 0x80000003)"))
-        frames = brk.get("frames")
-        if isinstance(frames, list) and len(frames) == len(brk.get("return_addresses") or []):
-            for number, frame in enumerate(frames):
-                note = frame.get("call") or ""
-                if frame.get("callee_match"):
-                    note += ", calling the inner frame's function"
-                yield (1, (tag, key, number, common.hexa(frame.get("stack_address")),
-                           format_hints.Hex(frame.get("return_address", 0)), common.text(frame.get("symbol")),
-                           common.text(note)))
-            return
-        symbols = brk.get("symbols") or []
-        for number, address in enumerate(brk.get("return_addresses") or []):
-            yield (1, (tag, key, number, common.NA, format_hints.Hex(address),
-                       common.text(symbols[number] if number < len(symbols) else None), common.NA))
+        return [common.kernel_requirement(), *requirements_of(VIEW)]
 
     def run(self):
-        return renderers.TreeGrid(
-            [("Tag", str), ("Key", format_hints.Hex), ("Frame", int), ("StackAddress", format_hints.Hex),
-             ("Address", format_hints.Hex), ("Symbol", str), ("Note", str)],
-            self._generator())
+        return common.view_grid(self, VIEW, owners=False)

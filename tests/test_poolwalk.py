@@ -18,7 +18,7 @@ from dumpscan.kernel.common import member
 from dumpscan.kernel.poolblocks import BLOCK_DTYPE, NONPAGED, PAGED, SESSION, PoolBlocks
 from dumpscan.kernel.poolwalk import read_pool_blocks
 from dumpscan.views import VIEWS, Query
-from conftest import VOL, run_vol
+from conftest import REAL_ISF, SYMBOLS, VOL, run_vol
 from test_bad_input import cli_report, corrupt, deadline, le, library, located
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +43,18 @@ def test_walk_equals_truth_and_agrees_with_the_tag_tables(name):
     print(name, headline({"walk": walk.walk, "agreement": rows, "coverage": coverage}))
     assert coverage["rows_differ"] == 0 and coverage["percent"] == 100.0
     assert coverage["walk_found"] == coverage["table_outstanding"] > 0
+
+
+@pytest.mark.parametrize("name", ["win10-x64-verifier-full", "win11-x64-verifier-full",
+                                  "win7-x64-poolhittag"])
+def test_walk_with_the_real_symbol_tables(name):
+    """The same walk through Microsoft's own layouts (the JPCERT ISFs in ../shared)."""
+    if not REAL_ISF.is_dir():
+        pytest.skip("../shared/isf (the real symbol tables) is absent")
+    report = library(DUMPS / f"{name}.dmp", [REAL_ISF, SYMBOLS])
+    assert report["kernel"]["symbols"].startswith(str(REAL_ISF))
+    assert report["pool_blocks"]["blocks"] == truth_blocks(name)
+    assert report["pool_blocks"]["coverage"]["rows_differ"] == 0
 
 
 # -- bad input: the structures of one heap, found through the library ----------------------------

@@ -1,7 +1,7 @@
 """dumpscan benchmark: a large synthetic dump, measured side by side in one run.
 
     .venv/bin/python benchmarks/run.py [--big-entries N] [--tracked N] [--gib N]
-                                       [--keep DIR] [--vol-timeout S]
+                                       [--small-blocks N] [--keep DIR] [--vol-timeout S]
 
 Builds the factory's large scenario (``dumpscan synth --large``) in a temporary directory
 (or in DIR with --keep, which is then left in place), then runs, each as its own
@@ -10,15 +10,18 @@ process so its wall time, CPU time and peak RSS are its own (``os.wait4``):
 * the factory build;
 * ``dumpscan analyze --format json`` end to end. Before any figure is printed, its
   report must equal the factory's truth in full (modules, every verifier allocation,
-  every big-pool row, every tag, the trace log: ``truth_differences``), and unmodified
-  Volatility3's ``windows.modules`` must list exactly the truth's modules; otherwise the
-  run stops with the differences and exit status 2: a figure counts only on a dump
-  that is analyzed right;
+  every big-pool row, every tag, the trace log, every pool block, the process list:
+  ``truth_differences``), and unmodified Volatility3's ``windows.modules`` must list
+  exactly the truth's modules; otherwise the run stops with the differences and exit
+  status 2: a figure counts only on a dump that is analyzed right;
 * Volatility3's ``windows.bigpools``, unmodified (no ``-p``), and with ``-p plugins``
   (dumpscan's crash-dump layer and header automagic), after one ``windows.info`` per
   mode to fill Volatility's symbol cache;
 * our big-pool walk: open_kernel + read_big_pool (open, read, decode), which also
   prints the row count and a checksum of (va, key, bytes, free) for the truth check;
+* our pool walk: open_kernel + read_big_pool + read_pool_blocks (every block: the
+  segment heap's LFH/VS blocks and the big ones), with the rows' count and a checksum
+  of (address, key, size, allocated) for the truth check (``pool_blocks``);
 * ``vol -p plugins windows.poolleak`` when that plugin is there.
 
 Prints a table of the figures and PASS/FAIL per target: big-pool walk >= 20x faster than
@@ -160,12 +163,35 @@ def verification_failures(truth: Path, report: Path, dump: Path, symbols: Path, 
     return failures
 
 
-def truth_checksum(truth: Path) -> tuple[int, str]:
+def pool_walk(dump: str, symbols: str) -> None:
+    """open + the pool walk (big-pool table, then every small block), timed inside; prints
+    one JSON line with the rows' count and checksum (address, key, size, allocated)."""
+    start = time.perf_counter()
+    from dumpscan.kernel.bigpool import read_big_pool
+    from dumpscan.kernel.poolwalk import read_pool_blocks
+    from dumpscan.vol.open import open_kernel
+
+    imported = time.perf_counter()
+    opened = open_kernel(dump, [Path(symbols)])
+    walked = read_pool_blocks(opened.view, read_big_pool(opened.view))
+    done = time.perf_counter()
+    blocks = walked.blocks
+    rows, digest = rows_checksum(blocks["address"], blocks["key"], blocks["size"], blocks["allocated"])
+    print(json.dumps({"import": imported - start, "open_walk": done - imported, "rows": rows,
+                      "small": int((blocks["source"] != 3).sum()), "checksum": digest,
+                      "failures": walked.failures, "warnings": list(walked.warnings)}))
+
+
+def truth_checksum(truth: Path) -> tuple[tuple[int, str], tuple[int, str]]:
+    """(big-pool rows, pool_blocks rows): count and checksum of each."""
     document = json.loads(truth.read_text())
-    rows = document["bigpool"]
+    rows, blocks = document["bigpool"], document["pool_blocks"]["blocks"]
     del document
-    return rows_checksum([r["va"] for r in rows], [r["key"] for r in rows], [r["bytes"] for r in rows],
-                         [int(r["free"]) for r in rows])
+    big = rows_checksum([r["va"] for r in rows], [r["key"] for r in rows], [r["bytes"] for r in rows],
+                        [int(r["free"]) for r in rows])
+    walk = rows_checksum([b["address"] for b in blocks], [b["key"] for b in blocks],
+                         [b["size"] for b in blocks], [int(b["allocated"]) for b in blocks])
+    return big, walk
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -174,11 +200,14 @@ def main() -> int:
     parser.add_argument("--big-entries", type=int, default=1_000_000)
     parser.add_argument("--tracked", type=int, default=100_000)
     parser.add_argument("--gib", type=int, default=16)
+    parser.add_argument("--small-blocks", type=int, default=0,
+                        help="more small (LFH) blocks in the dump (the pool walk's 2,000,000-block goal)")
     parser.add_argument("--keep", type=Path, help="build in (and keep) this directory")
     parser.add_argument("--vol-timeout", type=float, default=3600.0,
                         help="stop a Volatility run after this many seconds (default 3600)")
     parser.add_argument("--walk", nargs=2, metavar=("DUMP", "SYMBOLS"), help=argparse.SUPPRESS)
     parser.add_argument("--verify", nargs=2, metavar=("TRUTH", "REPORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--pool-walk", nargs=2, metavar=("DUMP", "SYMBOLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.walk:
         walk(*args.walk)
@@ -186,12 +215,16 @@ def main() -> int:
     if args.verify:
         verify(*map(Path, args.verify))
         return 0
+    if args.pool_walk:
+        pool_walk(*args.pool_walk)
+        return 0
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="dumpscan-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     dumps, symbols, logs = work / "dumps", work / "symbols", work / "logs"
     logs.mkdir(exist_ok=True)
-    name = f"large-win10-x64-{args.big_entries}-{args.tracked}"
+    name = f"large-win10-x64-{args.big_entries}-{args.tracked}" + (
+        f"-{args.small_blocks}" if args.small_blocks else "")
     dump, truth = dumps / f"{name}.dmp", dumps / f"{name}.truth.json"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     runs: list[Run] = []
@@ -199,7 +232,8 @@ def main() -> int:
         print(f"work directory: {work}", flush=True)
         build = measure("factory build (dumpscan synth --large)",
                         [str(BIN / "dumpscan"), "synth", "--large", "--big-entries", str(args.big_entries),
-                         "--tracked", str(args.tracked), "--gib", str(args.gib), "--out", str(dumps),
+                         "--tracked", str(args.tracked), "--gib", str(args.gib),
+                         "--small-blocks", str(args.small_blocks), "--out", str(dumps),
                          "--symbols-out", str(symbols)], logs / "build.out", env=env)
         runs.append(build)
         if build.status != 0:
@@ -218,7 +252,8 @@ def main() -> int:
                 print(f"  {line}", file=sys.stderr)
             return 2
         print("verified: dumpscan analyze equals the truth in full (modules, verifier allocations, "
-              "big pool, tags, trace log); vol windows.modules lists the truth's modules", flush=True)
+              "big pool, tags, trace log, pool blocks, processes); vol windows.modules lists the "
+              "truth's modules", flush=True)
         size = dump.stat().st_size
         print(f"dump: {dump} ({size / 2**20:.0f} MiB on disk, {args.gib} GiB physical space), "
               f"built in {build.seconds:.1f} s", flush=True)
@@ -250,6 +285,17 @@ def main() -> int:
         runs.append(ours)
         print(f"  {ours.what}: {ours.seconds:.2f} s ({ours.note})", flush=True)
 
+        walker = measure("our pool walk (open + big-pool table + every small block)",
+                         [str(PYTHON), str(Path(__file__).resolve()), "--pool-walk", str(dump), str(symbols)],
+                         logs / "poolwalk.out", env=env)
+        pooled = (json.loads((logs / "poolwalk.out").read_text().strip().splitlines()[-1])
+                  if walker.status == 0 else {})
+        walker.note = walker.note or (f"in-process open+walk {pooled.get('open_walk', 0):.2f} s, "
+                                      f"{pooled.get('rows', 0):,} blocks ({pooled.get('small', 0):,} small)"
+                                      if pooled else "failed")
+        runs.append(walker)
+        print(f"  {walker.what}: {walker.seconds:.2f} s ({walker.note})", flush=True)
+
         runs.append(analyze)
         print(f"  {analyze.what}: {analyze.seconds:.2f} s", flush=True)
 
@@ -263,7 +309,7 @@ def main() -> int:
         else:
             print("  vol -p plugins windows.poolleak: skipped (plugins/windows/poolleak.py not there yet)")
 
-        truth_rows, truth_sum = truth_checksum(truth)
+        (truth_rows, truth_sum), (truth_blocks, truth_blocks_sum) = truth_checksum(truth)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -297,6 +343,16 @@ def main() -> int:
                    f"{walked.get('rows')} vs {truth_rows}"))
     checks.append(("big-pool (va, key, bytes, free) checksum == truth", walked.get("checksum") == truth_sum,
                    f"{str(walked.get('checksum'))[:16]}... vs {truth_sum[:16]}..."))
+    checks.append(("pool walk < 10 s (in-process open + walk)",
+                   walker.status == 0 and pooled.get("open_walk", 99) < 10,
+                   f"{pooled.get('open_walk', 0):.2f} s for {pooled.get('small', 0):,} small blocks"))
+    checks.append(("pool walk blocks == truth (count)", pooled.get("rows") == truth_blocks,
+                   f"{pooled.get('rows')} vs {truth_blocks}"))
+    checks.append(("pool walk (address, key, size, allocated) checksum == truth",
+                   pooled.get("checksum") == truth_blocks_sum,
+                   f"{str(pooled.get('checksum'))[:16]}... vs {truth_blocks_sum[:16]}..."))
+    checks.append(("pool walk: no decode failures", walker.status == 0 and not pooled.get("failures"),
+                   str(pooled.get("failures"))))
     for what, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {what:70} {detail}")
     return 0 if all(ok for _, ok, _ in checks) else 1

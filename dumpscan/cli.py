@@ -368,11 +368,13 @@ def main(verbose: int) -> None:
               help="With --large: verifier-tracked allocations.")
 @click.option("--gib", type=click.IntRange(4, 1024), default=16, show_default=True,
               help="With --large: physical memory size in GiB.")
+@click.option("--small-blocks", type=click.IntRange(0), default=0, show_default=True,
+              help="With --large: more small (LFH) pool blocks, made in bulk.")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress display (there is none unless stderr is a terminal).")
 def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Path | None,
           symbol_dir: Path | None, large: bool, big_entries: int, tracked: int, gib: int,
-          quiet: bool) -> None:
+          small_blocks: int, quiet: bool) -> None:
     """Write synthetic Windows crash dumps with their ground truth.
 
     With no --out, into testdata/ (dumps/ and symbols/); with --out OUT, into OUT (the
@@ -385,7 +387,7 @@ def synth(names: tuple[str, ...], build_all: bool, list_only: bool, out_dir: Pat
         out_dir, symbol_dir = Path("testdata/dumps"), symbol_dir or Path("testdata/symbols")
     symbol_dir = symbol_dir or out_dir / "symbols"
     if large:
-        scenario = large_scenario(big_entries, tracked, gib)
+        scenario = large_scenario(big_entries, tracked, gib, small_blocks)
         with progress(len(BUILD_STEPS), f"{scenario.name}: {BUILD_STEPS[0]}", not quiet) as advance:
             def step_done(step: str) -> None:  # show the step that runs next
                 following = BUILD_STEPS[BUILD_STEPS.index(step) + 1:] or ("done",)

@@ -289,6 +289,13 @@ def global_sizes(p: Platform) -> dict[str, int]:
         "MmSpecialPoolTag": 4, "MmSizeOfPagedPoolInBytes": ps,
         "MmMaximumNonPagedPoolInBytes": ps, "MmSizeOfNonPagedPoolInBytes": ps,
         "KeBootTime": 8, "MmNumberOfPhysicalPages": 4, "KiBugCheckData": 5 * ps,
+        # the pool walk's roots (issue 9)
+        "ExPoolState": t["_EX_POOL_HEAP_MANAGER_STATE"].size if "ExPoolState" in p.symbols else 0,
+        "RtlpHpHeapGlobals": (t["_RTLP_HP_HEAP_GLOBALS"].size
+                              if "RtlpHpHeapGlobals" in p.symbols else 0),
+        "ExpPoolQuotaCookie": ps, "MmNonPagedPoolStart": ps, "MiNonPagedPoolEnd": ps,
+        "MmPagedPoolEnd": ps, "MmSystemRangeStart": ps,
+        "MiSystemVaType": (0x100000000 - 0x80000000) >> 21,  # a byte per 2 MiB of system space
     }
 
 

@@ -18,8 +18,9 @@ import pytest
 from conftest import DUMPS, ROOT, SYMBOLS, run_vol
 
 X86 = DUMPS / "win81-x86-verifier.dmp"
-OURS = ["windows.hittag.HitTag", "windows.poolhistory.PoolHistory", "windows.poolleak.PoolLeak",
-        "windows.pooltags.PoolTags", "windows.pooltrack.PoolTrack", "windows.verifier.Verifier"]
+OURS = ["windows.hittag.HitTag", "windows.poolfind.PoolFind", "windows.poolhistory.PoolHistory",
+        "windows.poolleak.PoolLeak", "windows.pooltags.PoolTags", "windows.pooltrack.PoolTrack",
+        "windows.verifier.Verifier"]
 
 
 def run(command: list, cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

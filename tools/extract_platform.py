@@ -62,7 +62,8 @@ FULL = (
     "_VF_SUSPECT_DRIVER_ENTRY _VF_AVL_TREE _VF_AVL_TABLE _RTL_AVL_TABLE _RTL_BALANCED_LINKS "
     "_VF_AVL_TREE_NODE _VF_AVL_TREE_NODE_EX _VF_TARGET_DRIVER _VF_TARGET_VERIFIED_DRIVER_DATA "
     "_VI_POOL_PAGE_HEADER _VI_POOL_ENTRY_INUSE _VI_POOL_ENTRY _MI_VERIFIER_POOL_HEADER "
-    "_VI_VERIFIER_POOL_HEADER _VF_POOL_TRACE _SLIST_HEADER _SLIST_ENTRY"
+    "_VI_VERIFIER_POOL_HEADER _VF_POOL_TRACE _SLIST_HEADER _SLIST_ENTRY "
+    "_HEAP_LFH_SUBSEGMENT_ENCODED_OFFSETS _HEAP_VS_CHUNK_HEADER"
 ).split()
 
 LDR_FIELDS = (
@@ -79,6 +80,27 @@ PARTIAL = {
         "NativeProcessorArchitecture NtMajorVersion NtMinorVersion KdDebuggerEnabled "
         "NumberOfPhysicalPages SafeBootMode TickCount NtBuildNumber"
     ).split(),
+    # the kernel pool's segment heap (19H1+), segment-heap-pool.md §0-4
+    "_EX_POOL_HEAP_MANAGER_STATE": "HeapManager NumberOfPools PoolNode SpecialHeaps".split(),
+    "_RTLP_HP_HEAP_MANAGER": ["Globals"],
+    "_RTLP_HP_HEAP_GLOBALS": ["HeapKey", "LfhKey"],
+    "_EX_HEAP_POOL_NODE": ["Heaps"],
+    "_SEGMENT_HEAP": ["Signature", "SegContexts"],
+    "_HEAP_SEG_CONTEXT": (
+        "SegmentMask UnitShift PagesPerUnitShift FirstDescriptorIndex Heap SegmentListHead "
+        "SegmentCount").split(),
+    "_HEAP_PAGE_SEGMENT": ["ListEntry", "Signature", "DescArray"],
+    "_HEAP_PAGE_RANGE_DESCRIPTOR": "TreeSignature RangeFlags CommittedPageCount UnitOffset UnitSize".split(),
+    "_HEAP_LFH_SUBSEGMENT": (
+        "ListEntry FreeCount BlockCount FreeHint WitheldBlockCount BlockOffsets BlockBitmap").split(),
+    "_HEAP_VS_SUBSEGMENT": ["ListEntry", "Size", "Signature", "FullCommit"],
+    # the process list (issue 9 §3: who the pool is charged to)
+    "_EPROCESS": (
+        "Pcb ActiveProcessLinks UniqueProcessId InheritedFromUniqueProcessId ImageFileName "
+        "CreateTime QuotaBlock "
+        # what Volatility3's windows.pslist reads besides
+        "ActiveThreads ObjectTable Session ExitTime Wow64Process WoW64Process").split(),
+    "_KPROCESS": ["DirectoryTableBase"],
 }
 
 STUBS = [t for t in VOLATILITY_REQUIRED if t not in FULL and t not in PARTIAL]
@@ -94,7 +116,8 @@ SYMBOLS = (
     "KeNumberProcessors CmNtCSDVersion NtBuildLab NtBuildLabEx MmUnloadedDrivers "
     "MmLastUnloadedDriver KiProcessorBlock MmSpecialPoolTag MmSizeOfPagedPoolInBytes "
     "MmMaximumNonPagedPoolInBytes MmSizeOfNonPagedPoolInBytes KeBootTime "
-    "MmNumberOfPhysicalPages KiBugCheckData"
+    "MmNumberOfPhysicalPages KiBugCheckData ExPoolState RtlpHpHeapGlobals ExpPoolQuotaCookie "
+    "MmNonPagedPoolStart MiNonPagedPoolEnd MmPagedPoolEnd"
 ).split()
 
 FUNCTIONS = (

@@ -34,13 +34,16 @@ from ..kernel.bigpool import BigPoolTable, read_big_pool
 from ..kernel.common import key_tag, pool_type_bits, read_c_string, read_global, read_unicode_string
 from ..kernel.modules import Module, code_ranges, read_modules
 from ..kernel.poolhittag import CodeMap, PoolHitTag, read_pool_hit_tag
+from ..kernel.poolwalk import read_pool_blocks
+from ..kernel.processes import read_processes
 from ..kernel.tagtables import TagTotals, read_tag_tables
 from ..kernel.tracelog import TraceLog, classify, read_trace_log
 from ..kernel.verifier import TRAILER_TEXT, VerifierState, read_verifier
 from ..kernel.view import KernelView, MemoryAbsent
-from ..report.schema import SCHEMA_ID
+from ..report.schema import SCHEMA_ID, SCHEMA_VERSION
 from ..symbols.pe import CodeViewError, read_codeview
 from .attribution import attribute, load_pooltag, search_images
+from .poolblocks import agreement, block_rows
 from .symbolize import Symbolizer, build_symbolizer
 from .totals import bigpool_by_tag, bigpool_rows, tag_rows
 
@@ -109,10 +112,13 @@ def analyze_path(path: str | Path, symbol_dirs: Sequence[str | Path], pooltag_fi
 
 
 def analyze_view(opened, symbol_dirs: Sequence[str | Path] = (), pooltag_file: str | Path | None = None,
-                 *, check_trailers: bool = True, search_tag_owners: bool = True) -> dict:
-    """The report of an opened dump (``OpenedDump``: ``.view``, ``.dump``, ``.warnings``)."""
+                 *, check_trailers: bool = True, search_tag_owners: bool = True,
+                 walk_pool: bool = True) -> dict:
+    """The report of an opened dump (``OpenedDump``: ``.view``, ``.dump``, ``.warnings``).
+    ``walk_pool=False`` leaves the pool walk out (``pool_blocks`` null, coverage says why):
+    a front end that shows no block saves the walk's time and the blocks' memory."""
     return _Analysis(opened, [Path(d) for d in symbol_dirs], pooltag_file, check_trailers,
-                     search_tag_owners).run()
+                     search_tag_owners, walk_pool).run()
 
 
 def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str | Path] = (),
@@ -143,7 +149,8 @@ def analyze_plugin(context, kernel_module_name: str, symbol_dirs: Sequence[str |
 
 class _Analysis:
     def __init__(self, opened, symbol_dirs: list[Path], pooltag_file, check_trailers: bool,
-                 search_tag_owners: bool) -> None:
+                 search_tag_owners: bool, walk_pool: bool = True) -> None:
+        self.walk_pool = walk_pool
         self.view: KernelView = opened.view
         self.dump = opened.dump
         self.header = opened.dump.header
@@ -179,7 +186,7 @@ class _Analysis:
                 self.warnings.append(message)
 
     def run(self) -> dict:
-        report: dict[str, Any] = {"schema": SCHEMA_ID}
+        report: dict[str, Any] = {"schema": SCHEMA_ID, "schema_version": SCHEMA_VERSION}
         report["dump"] = self.guarded("dump header", None, self.dump_section)
         report["kernel"] = self.guarded("kernel identity", None, self.kernel_section)
         report["modules"] = self.guarded("loaded modules", [], self.modules_section)
@@ -188,6 +195,9 @@ class _Analysis:
         report["tags"] = self.guarded("pool tag tables", [], self.tags_section)
         report["tags_partial"] = self.tags_partial
         report["bigpool_by_tag"] = self.guarded("big pool by tag", [], self.bigpool_by_tag_section)
+        report["pool_blocks"] = self.guarded("pool blocks", None,
+                                             lambda: self.pool_blocks_section(report["tags"]))
+        report["processes"] = self.guarded("process list", None, self.processes_section)
         report["verifier"] = self.guarded("Driver Verifier", None, self.verifier_section)
         report["pool_hit_tag"] = self.guarded("PoolHitTag", None, self.pool_hit_tag_section)
         self.guarded("tag owners", None, lambda: self.owners_section(report))
@@ -281,6 +291,36 @@ class _Analysis:
         rows, warnings = bigpool_by_tag(self.big, self.totals)
         self.warn(warnings)
         return rows
+
+    def processes_section(self) -> list[dict] | None:
+        """The process list (None where the symbols describe no _EPROCESS links)."""
+        if not self.view.has_type("_EPROCESS") or \
+                "ActiveProcessLinks" not in self.view.layout("_EPROCESS").members:
+            self.coverage["processes"] = ("not read: the symbol table describes no "
+                                          "_EPROCESS.ActiveProcessLinks")
+            return None
+        listed = read_processes(self.view)
+        self.warn(listed.warnings)
+        self.coverage["processes"] = {
+            "listed": len(listed.processes), "complete": listed.complete,
+            "pool_quota": "read" if listed.quota_layout else
+            "not read: the symbols describe no _EPROCESS_QUOTA_BLOCK"}
+        return [{"address": p.address, "pid": p.pid, "ppid": p.ppid, "name": p.name}
+                for p in listed.processes]
+
+    def pool_blocks_section(self, tags: list[dict]) -> dict | None:
+        """Every pool block (walk + big-pool table) and its agreement with the tag tables."""
+        if not self.walk_pool:
+            self.coverage["pool_blocks"] = "not walked (the caller asked for no pool walk)"
+            return None
+        walk = read_pool_blocks(self.view, self.big)
+        self.warn(walk.warnings)
+        rows, coverage = agreement(walk, tags if self.totals is not None else [])
+        if self.totals is None:
+            self.warnings.append("pool blocks: no tag tables, so no agreement check")
+        self.coverage["pool_blocks"] = coverage
+        return {"walk": walk.walk, "blocks": block_rows(walk.blocks), "agreement": rows,
+                "coverage": coverage}
 
     # -- verifier ------------------------------------------------------------------------------
     def verifier_section(self) -> dict | None:

@@ -9,7 +9,7 @@ or, in unit tests, over a few hand-made byte buffers.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -34,9 +34,13 @@ class KernelView:
     """Kernel virtual memory plus the kernel's symbol table."""
 
     def __init__(self, read: Callable[[int, int], bytes], symbols: SymbolTable,
-                 kernel_base: int) -> None:
-        """``read(va, length)`` returns exactly ``length`` bytes or raises MemoryAbsent."""
+                 kernel_base: int,
+                 mapping: Callable[[int, int], Iterator[tuple[int, int]]] | None = None) -> None:
+        """``read(va, length)`` returns exactly ``length`` bytes or raises MemoryAbsent;
+        ``mapping(va, length)`` (optional) yields the (va, length) runs of the range the
+        page tables map, so that a sparse range is enumerated without reading it."""
         self._read = read
+        self._mapping = mapping
         self.symbols = symbols
         self.kernel_base = kernel_base
         self.pointer_size = symbols.pointer_size
@@ -64,6 +68,28 @@ class KernelView:
                     absent.append((position, position + chunk))
             position += chunk
         return out, absent
+
+    def mapped_pages(self, va: int, length: int, limit: int) -> list[int]:
+        """The page addresses of [va, va + length) that are mapped, at most ``limit`` of
+        them (without a page-table mapping: the pages that can be read)."""
+        pages: list[int] = []
+        if self._mapping is not None:
+            for start, size in self._mapping(va, length):
+                first = self.canonical(start) & ~(PAGE - 1)
+                for page in range(first, self.canonical(start) + size, PAGE):
+                    if len(pages) >= limit:
+                        return pages
+                    pages.append(page)
+            return pages
+        for page in range(va & ~(PAGE - 1), va + length, PAGE):
+            if len(pages) >= limit:
+                break
+            try:
+                self._read(page, 1)
+                pages.append(page)
+            except MemoryAbsent:
+                continue
+        return pages
 
     def read_pointer(self, va: int) -> int:
         return struct.unpack(self._pointer_format, self._read(va, self.pointer_size))[0]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ..analysis.engine import BUGCHECK_NAMES, VERIFIER_FLAGS, verifier_flag_names
 from ..analysis.leaks import (Thresholds, bugcheck, display_tag, format_address, format_duration,
                               machine, report_header, report_label, uptime_seconds)
+from ..analysis.poolblocks import headline as pool_walk_headline
 from ..dumpfile.headers import DUMP_TYPE_NAMES
 from ..views import VIEWS, Query, Table, tree_rows
 from ..views.format import formatter, number, size
@@ -194,6 +195,25 @@ def render_bigpool(table: Table) -> str:
 
 # --------------------------------------------------------------------------------------
 # (b) !verifier 3
+
+
+def render_pool_walk(report: Mapping, limit: int = 10) -> list[str]:
+    """The pool walk's agreement with the tag tables: the headline, then the tags that
+    differ with their likely cause."""
+    section = report.get("pool_blocks")
+    out = _section("Pool walk (every block) against the tag tables")
+    if not isinstance(section, Mapping) or "coverage" not in section:
+        return out + [" (no pool walk: see the warnings)"]
+    out.append(" " + pool_walk_headline(section))
+    differ = [r for r in section.get("agreement") or [] if r.get("cause")]
+    if differ:
+        out += _table(["Tag", "Pool", "Walk", "Walk bytes", "Tables", "Table bytes", "Likely cause"],
+                      [[display_tag(r["tag"]), r["pool"], r["walk_count"], r["walk_bytes"],
+                        r["table_count"], r["table_bytes"], r["cause"]] for r in differ[:limit]],
+                      "llrrrrl")
+        if len(differ) > limit:
+            out.append(f" ... {len(differ) - limit} more")
+    return out
 
 
 def _stat(stats: Mapping, name: str) -> int:
@@ -629,6 +649,8 @@ def render_leak_report(report: Mapping, query: Query | None = None, *,
                       [[display_tag(g["tag"]), g["blocks"], g["bytes"], g["largest"]] for g in big], "lrrr")
     else:
         out.append(" (no live big-pool blocks)")
+
+    out += render_pool_walk(report)
 
     if isinstance(report.get("verifier"), dict):
         drivers = [r.values for r in VIEWS["drivers"].table(report, top).rows]

@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 SCHEMA_ID = "dumpscan.report/1"
+SCHEMA_VERSION = "1.2"  # minor versions add fields only (docs/report-schema.md, "Versions")
 
 # Members of the verifier structures that are not counters.
 NON_COUNTER_MEMBERS = frozenset({"Signature", "SeSigningLevel"})

@@ -15,11 +15,14 @@ from .isf import module_isf, platform_isf, write_isf
 from .kernel_image import KernelImageWriter, LoadedModule, place_modules
 from .machine import MAPS, Extent, Machine, refuse_overlaps
 from .memory import PAGE, USER_READONLY
-from .noise import SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_tag_counters, synthetic_tags
+from .noise import (SYSTEM_TAGS, add_big_blocks, add_bulk_big_blocks, add_bulk_small_blocks,
+                    add_tag_counters, synthetic_tags)
 from .platforms import get_platform
 from .platforms.base import Platform
 from .pool import PoolModel, tag_key
 from .pool_layout import PoolLayoutWriter
+from .processes import Process, allocate_processes, processes_truth, write_processes
+from .small_blocks import small_blocks, write_pool_locations, write_small_blocks
 from .scenario import Allocate, Scenario
 from .stacks import Symbolizer
 from .triage import write_triage
@@ -68,7 +71,8 @@ def build_scenario(scenario: Scenario, out_dir: Path, symbol_dir: Path,
         _write_dump_file(scenario, machine, crash, dump_path, _ram_runs(scenario, machine))
         step_done(BUILD_STEPS[2])
         truth = build_truth(scenario=scenario, machine=machine, pool=world.pool, modules=world.modules,
-                            crash=crash, dtb=machine.space.dtb)
+                            crash=crash, dtb=machine.space.dtb,
+                            processes=processes_truth(machine, world.processes))
     truth_path = out_dir / f"{scenario.name}.truth.json"
     # one row a line reads well for the bundled dumps; the C encoder (no indent)
     # keeps a million-row truth of a benchmark dump fast
@@ -126,6 +130,7 @@ class _World:
     verifier: VerifierLayoutWriter | None
     symbolizer: Symbolizer
     stacks: list[list[int]]  # every stack written to a trace record
+    processes: list[Process]
 
 
 def _simulate(scenario: Scenario, machine: Machine) -> _World:
@@ -133,13 +138,14 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
     activity of the rest of the system."""
     platform, layout = machine.platform, machine.layout
     nx = "NonPagedPoolNx" in platform.enums["_POOL_TYPE"].constants
+    arenas = {name: extent.start for name, extent in machine.arenas.items()}
     pool = PoolModel(
-        pointer_size=platform.pointer_size, processors=scenario.processors,
-        arenas={name: extent.start for name, extent in machine.arenas.items()},
+        pointer_size=platform.pointer_size, processors=scenario.processors, arenas=arenas,
         trace_length=scenario.trace_length if scenario.verifier_level is not None else 0,
         trace_depth=_array_length(platform, "_VF_POOL_TRACE", "StackTrace"),
         verifier_level=scenario.verifier_level,
-        tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size)
+        tracker_page_type=0x280 if nx else 0x80, big_table_size=scenario.big_table_size,
+        small=small_blocks(platform, arenas, scenario.seed))
     ever_loaded = place_modules(machine, scenario.drivers)
     ever_loaded[0].functions = {**platform.symbols, **ever_loaded[0].functions}
     unloaded = {d.name for d in scenario.drivers if d.unloaded}
@@ -147,6 +153,7 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
     images = KernelImageWriter(machine, modules, {d.name: d for d in scenario.drivers},
                                timestamp=0x5F3E2A10)
     images.write_loader_list(pool)
+    processes = allocate_processes(machine, pool, 0x200 if nx else 0)
     verifier = None
     if scenario.verifier_level is not None:
         verifier = VerifierLayoutWriter(machine, pool, ever_loaded, list(scenario.drivers),
@@ -158,7 +165,7 @@ def _simulate(scenario: Scenario, machine: Machine) -> _World:
     _background(scenario, pool, modules, nx)
     pool.stats.update({k: v for k, v in DEFAULT_VERIFIER_STATS.items() if k not in pool.stats})
     pool.stats.update(scenario.verifier_stats)
-    return _World(pool, modules, images, verifier, symbolizer, stacks)
+    return _World(pool, modules, images, verifier, symbolizer, stacks, processes)
 
 
 def _background(scenario: Scenario, pool: PoolModel, modules: list[LoadedModule], nx: bool) -> None:
@@ -168,13 +175,15 @@ def _background(scenario: Scenario, pool: PoolModel, modules: list[LoadedModule]
     for table in pool.tag_counts:
         taken.update(table)
     background = sorted(SYSTEM_TAGS) + synthetic_tags(rng, scenario.noise.tags, taken)
-    add_tag_counters(pool, rng, background)
-    owners = {m.name: m.base + 0x1200 for m in modules}
     nonpaged = 0x200 if nx else 0
+    add_tag_counters(pool, rng, background, nonpaged)
+    owners = {m.name: m.base + 0x1200 for m in modules}
     pool_types = [1, nonpaged, 1, nonpaged, 5, 0x21]  # paged, nonpaged(Nx), cache aligned, session
     add_big_blocks(pool, rng, scenario.noise.big_blocks, owners, pool_types)
     if scenario.noise.bulk_big_blocks:
         add_bulk_big_blocks(pool, scenario.seed, scenario.noise.bulk_big_blocks, pool_types)
+    if scenario.noise.bulk_small_blocks:
+        add_bulk_small_blocks(pool, scenario.seed, scenario.noise.bulk_small_blocks, nonpaged)
 
 
 def _crash(scenario: Scenario, machine: Machine, world: _World) -> CrashState:
@@ -200,9 +209,11 @@ def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashSt
     images.write_globals(scenario.processors, scenario.system_time,
                          scenario.uptime_seconds * 10_000_000)
     images.write_low_stub()
-    machine.write_empty_list("PsActiveProcessHead")
+    write_processes(machine, world.processes,
+                    scenario.system_time - scenario.uptime_seconds * 10_000_000)
     layout_writer = PoolLayoutWriter(machine, world.pool)
     layout_writer.write_blocks()
+    write_small_blocks(machine, world.pool.small)
     if world.verifier is not None:
         world.verifier.write(scenario.verifier_level, world.pool.stats)
     else:  # Driver Verifier off: zeroed statistics, an empty configured-driver list
@@ -211,6 +222,7 @@ def _lay_out(scenario: Scenario, machine: Machine, world: _World, crash: CrashSt
     layout_writer.write_tag_tables(scenario.tag_table_bits)
     layout_writer.write_pool_hit_tag(scenario.pool_hit_tag)
     _write_user_image(machine)
+    write_pool_locations(machine, world.pool)
 
 
 def write_symbol_tables(scenario: Scenario, symbol_dir: Path) -> list[Path]:

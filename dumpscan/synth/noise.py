@@ -24,6 +24,7 @@ SYSTEM_TAGS = {
     "FMfc": "FLTMGR.SYS", "FMsl": "FLTMGR.SYS",
 }
 WRAPPING_TAG = "Irp "
+MAX_OUTSTANDING = 2  # outstanding blocks per background tag and pool kind
 
 
 def synthetic_tags(rng: random.Random, count: int, taken: set[int]) -> list[str]:
@@ -38,8 +39,13 @@ def synthetic_tags(rng: random.Random, count: int, taken: set[int]) -> list[str]
     return out
 
 
-def add_tag_counters(pool: PoolModel, rng: random.Random, tags: list[str]) -> None:
-    """Counters for tags whose blocks the simulation does not materialize."""
+def add_tag_counters(pool: PoolModel, rng: random.Random, tags: list[str],
+                     nonpaged_type: int) -> None:
+    """Background tags: a long history of allocations freed again (counters only) and
+    a few blocks still outstanding, allocated for real so that the pool's pages hold
+    exactly what the tag tables count as outstanding. Some of them are freed again at
+    the end, so that the pool holds free blocks too."""
+    transient = []
     for tag in tags:
         key = tag_key(tag)
         for paged in (False, True):
@@ -48,9 +54,20 @@ def add_tag_counters(pool: PoolModel, rng: random.Random, tags: list[str]) -> No
             allocs = rng.randint(1, 200_000)
             if tag == WRAPPING_TAG and not paged:
                 allocs = (1 << 32) + rng.randint(1, 1 << 28)
-            frees = allocs - rng.randint(0, min(allocs, 3000))
+            outstanding = rng.randint(0, min(allocs, MAX_OUTSTANDING))
             average = rng.choice((0x30, 0x60, 0x100, 0x250, 0x800))
-            _spread(pool, rng, key, paged, allocs, frees, average)
+            churn = allocs - outstanding
+            freed_later = rng.randint(0, 1)
+            churn = max(churn - freed_later, 0)
+            for number in range(outstanding + freed_later):
+                block = pool.allocate(size=average - rng.choice((0, 0x8, 0x10)), tag=tag,
+                                      pool_type=1 if paged else nonpaged_type, owner="nt",
+                                      caller=0, cpu=rng.randrange(pool.processors))
+                if number >= outstanding:
+                    transient.append(block)
+            _spread(pool, rng, key, paged, churn, churn, average)
+    for block in transient:
+        pool.free(block, cpu=rng.randrange(pool.processors))
 
 
 def _spread(pool: PoolModel, rng: random.Random, key: int, paged: bool, allocs: int,
@@ -118,4 +135,30 @@ def add_bulk_big_blocks(pool: PoolModel, seed: int, count: int, pool_types: list
             live_bytes = np.bincount(inverse, weights=(nbytes[chosen] * ~free[chosen]),
                                      minlength=len(unique))
             for key, a, f, b in zip(unique, allocs, frees, live_bytes):
+                pool.count(c, int(key), is_paged, int(a), int(f), int(b))
+
+
+def add_bulk_small_blocks(pool: PoolModel, seed: int, count: int, nonpaged_type: int) -> None:
+    """``count`` small blocks of system tags at once (benchmark dumps), in LFH buckets of
+    0x20-0x100 bytes, paged or nonpaged, on both pool nodes; a tenth are freed again. All
+    are counted in the tag tables of the processor index % processors."""
+    rng = np.random.default_rng(seed + 1)
+    tags = sorted(SYSTEM_TAGS)
+    keys = np.array([tag_key(t) for t in tags], dtype=np.uint32)[rng.integers(0, len(tags), count)]
+    sizes = rng.choice(np.array([0x20, 0x30, 0x40, 0x60, 0x80, 0x100], dtype=np.int64), count)
+    paged = rng.random(count) < 0.5
+    types = np.where(paged, 1, nonpaged_type).astype(np.int64)
+    allocated = rng.random(count) >= 0.1
+    cpu = np.arange(count) % pool.processors
+    pool.small.bulk(keys, sizes, types, cpu % 2, allocated)
+    for c in range(pool.processors):
+        for is_paged in (False, True):
+            chosen = (cpu == c) & (paged == is_paged)
+            if not chosen.any():
+                continue
+            unique, inverse = np.unique(keys[chosen], return_inverse=True)
+            allocs = np.bincount(inverse, minlength=len(unique))
+            frees = np.bincount(inverse, weights=~allocated[chosen], minlength=len(unique))
+            live = np.bincount(inverse, weights=sizes[chosen] * allocated[chosen], minlength=len(unique))
+            for key, a, f, b in zip(unique, allocs, frees, live):
                 pool.count(c, int(key), is_paged, int(a), int(f), int(b))

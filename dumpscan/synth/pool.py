@@ -20,6 +20,7 @@ Models adopted (windows-pool-structures.md; [V]/[M+]/[M] as marked there):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -175,29 +176,6 @@ class Arena:
         self.free.append((va, size))
 
 
-class SmallPool:
-    """Small blocks carved out of whole pool pages, each behind a POOL_HEADER."""
-
-    def __init__(self, arena: Arena, header_size: int, granularity: int) -> None:
-        self.arena = arena
-        self.header_size = header_size
-        self.granularity = granularity
-        self.page = 0
-        self.used = PAGE
-        self.pages: list[int] = []
-
-    def take(self, size: int) -> tuple[int, int]:
-        """(block address after the header, block size including the header)."""
-        total = -(-(size + self.header_size) // self.granularity) * self.granularity
-        if self.used + total > PAGE:
-            self.page = self.arena.take(PAGE)
-            self.pages.append(self.page)
-            self.used = 0
-        header = self.page + self.used
-        self.used += total
-        return header + self.header_size, total
-
-
 class BigPageTable:
     """PoolBigPageTable: power-of-two slots, hashed on the page number, linear probing.
 
@@ -262,21 +240,36 @@ class BigPageTable:
         return int(np.count_nonzero((self.va & np.uint64(1)) == 0))
 
 
+class SmallBlocks(Protocol):
+    """Where small blocks go: ``segment_heap.SegmentHeapPool`` (Windows 10 19H1+) or
+    ``pool_pages.PoolPages`` (Windows 7, 8.1). ``take`` places a request and returns
+    (caller VA, bytes charged); ``record`` binds the new Block to that place."""
+
+    walk: str
+    arenas: dict[str, Arena]  # "paged", "nonpaged": the arenas its pages or segments come from
+
+    def is_small(self, size: int) -> bool: ...
+
+    def take(self, size: int, pool_type: int, cpu: int) -> tuple[int, int]: ...
+
+    def record(self, block: Block) -> None: ...
+
+    def release(self, block: Block) -> None: ...
+
+    def blocks(self) -> list[tuple[int, int, Block | None, str, bool]]: ...
+
+
 class PoolModel:
     """The whole simulated pool state of one machine."""
 
     def __init__(self, *, pointer_size: int, processors: int, arenas: dict[str, int],
                  trace_length: int, trace_depth: int, verifier_level: int | None,
-                 tracker_page_type: int, big_table_size: int) -> None:
+                 tracker_page_type: int, big_table_size: int, small: "SmallBlocks") -> None:
         self.pointer_size = pointer_size
         self.processors = processors
         self.header_size = 0x10 if pointer_size == 8 else 8  # sizeof(_POOL_HEADER)
-        granularity = 0x10 if pointer_size == 8 else 8  # POOL_BLOCK_SIZE (WRK pool.h)
         self.big_arenas = {"paged": Arena(arenas["paged"]), "nonpaged": Arena(arenas["nonpaged"])}
-        self.small_pools = {
-            kind: SmallPool(Arena(arenas[f"{kind}_small"]), self.header_size, granularity)
-            for kind in ("paged", "nonpaged")
-        }
+        self.small = small
         self.blocks: list[Block] = []
         # per processor: key -> counters
         self.tag_counts: list[dict[int, TagCounters]] = [dict() for _ in range(processors)]
@@ -292,7 +285,7 @@ class PoolModel:
     def arena_use(self) -> dict[str, int]:
         """Bytes of address space each pool arena has handed out."""
         use = {kind: arena.used for kind, arena in self.big_arenas.items()}
-        use.update({f"{kind}_small": small.arena.used for kind, small in self.small_pools.items()})
+        use.update({f"{kind}_small": arena.used for kind, arena in self.small.arenas.items()})
         return use
 
     # -- tag counters ------------------------------------------------------------
@@ -304,8 +297,6 @@ class PoolModel:
         setattr(counters, f"{kind}_bytes", getattr(counters, f"{kind}_bytes") + nbytes)
 
     # -- allocation ----------------------------------------------------------------
-    def _is_big(self, size: int) -> bool:
-        return size + self.header_size > PAGE
 
     def allocate(self, *, size: int, tag: str, pool_type: int, owner: str, caller: int,
                  cpu: int, stack: list[int] | None = None, thread: int = 0) -> Block:
@@ -328,16 +319,18 @@ class PoolModel:
     def _place(self, size: int, key: int, pool_type: int, owner: str, caller: int,
                cpu: int) -> Block:
         kind = "paged" if pool_type & 1 else "nonpaged"
-        if self._is_big(size):
+        if not self.small.is_small(size):
             charged = -(-size // PAGE) * PAGE
             va = self.big_arenas[kind].take(charged)
             self.big_table.insert(va, key, pool_type, charged)
             big = True
         else:
-            va, charged = self.small_pools[kind].take(size)
+            va, charged = self.small.take(size, pool_type, cpu)
             big = False
         block = Block(va=va, size=size, charged=charged, key=key, pool_type=pool_type,
                       owner=owner, caller=caller, big=big, alloc_cpu=cpu)
+        if not big:
+            self.small.record(block)
         self.blocks.append(block)
         self.count(cpu, key, bool(pool_type & 1), 1, 0, charged)
         return block
@@ -352,6 +345,8 @@ class PoolModel:
         if block.big:
             self.big_table.remove(block.va)
             self.big_arenas["paged" if block.paged else "nonpaged"].give_back(block.va, block.charged)
+        else:
+            self.small.release(block)
         if block.tracker is not None:
             self._untrack(block)
             self._log(TraceRecord(block.va, block.charged, thread, "free",

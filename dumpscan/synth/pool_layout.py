@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .machine import Machine, system_bytes
 from .memory import PAGE
-from .pool import Block, PoolModel, TagCounters, pool_hash, tag_key
+from .pool import PoolModel, TagCounters, pool_hash, tag_key
 
 VERIFIED_DRIVER_SIGNATURE = 0x98761940  # MI_VERIFIER_ENTRY_SIGNATURE [V S4; M+ later]
 POOL_PAGE_SIGNATURE = 0x21321345  # VI_POOL_PAGE_HEADER_SIGNATURE [V S4 mi.h]
@@ -34,30 +34,17 @@ class PoolLayoutWriter:
 
     # -- blocks ---------------------------------------------------------------------
     def write_blocks(self) -> None:
-        """Back every live block: a POOL_HEADER before small blocks; the first and the
-        last page of big blocks (the content of paged ones is left out of kernel-only
-        dumps, as paged-out pool is)."""
+        """Back every live big block: its first and last page (the content of paged
+        ones is left out of kernel-only dumps, as paged-out pool is). Small blocks are
+        written with their pool's pages (segment_heap / pool_pages)."""
         for block in self.pool.blocks:
-            if block.freed:
+            if block.freed or not block.big:
                 continue
-            if block.big:
-                self.m.space.map(block.va, PAGE)
-                last = block.va + block.charged - PAGE
-                self.m.space.map(last, PAGE)
-                if block.paged and last != block.va:
-                    self.m.exclude_from_kernel_dump(block.va)
-            else:
-                self._write_pool_header(block)
-
-    def _write_pool_header(self, block: Block) -> None:
-        header = block.va - self.pool.header_size
-        unit = 0x10 if self.m.ptr == 8 else 8
-        # PoolType in the header is (type & used bits) + 1, 0 meaning free [V S4 pool.c]
-        values = {"BlockSize": block.charged // unit,
-                  "PoolType": (block.pool_type & 0x69) + 1,
-                  "PoolTag": block.key}
-        fields = self.m.platform.types["_POOL_HEADER"].fields
-        self.m.write_struct(header, "_POOL_HEADER", {k: v for k, v in values.items() if k in fields})
+            self.m.space.map(block.va, PAGE)
+            last = block.va + block.charged - PAGE
+            self.m.space.map(last, PAGE)
+            if block.paged and last != block.va:
+                self.m.exclude_from_kernel_dump(block.va)
 
     # -- big pool ---------------------------------------------------------------------
     def write_big_table(self) -> None:

@@ -57,6 +57,7 @@ class Noise:
     tags: int = 120  # distinct background tags in the tag tables
     big_blocks: int = 60  # background big-pool blocks (some freed again)
     bulk_big_blocks: int = 0  # extra big-pool blocks made in bulk (benchmark dumps)
+    bulk_small_blocks: int = 0  # extra small (LFH) blocks made in bulk (benchmark dumps)
 
 
 @dataclass(frozen=True)

@@ -152,12 +152,14 @@ for _step, (_leaks, _days) in enumerate(((4, 1), (12, 2), (24, 3))):
 
 
 def large_scenario(big_entries: int = 1_000_000, tracked: int = 100_000,
-                   physical_gib: int = 16) -> Scenario:
+                   physical_gib: int = 16, small_blocks: int = 0) -> Scenario:
     """A benchmark machine: ``physical_gib`` GiB of RAM (a sparse kernel bitmap dump),
-    ``big_entries`` big-pool blocks and ``tracked`` verifier-tracked allocations."""
+    ``big_entries`` big-pool blocks, ``tracked`` verifier-tracked allocations and
+    ``small_blocks`` more small (LFH) blocks."""
     table = 1 << max(10, (2 * big_entries).bit_length())
     return Scenario(
-        name=f"large-win10-x64-{big_entries}-{tracked}", platform="win10-x64", dump_type=5,
+        name=f"large-win10-x64-{big_entries}-{tracked}" + (f"-{small_blocks}" if small_blocks else ""),
+        platform="win10-x64", dump_type=5,
         summary_signature="SDMP",
         description=f"{physical_gib} GiB machine, {big_entries} big-pool blocks, "
                     f"{tracked} tracked allocations (benchmark)",
@@ -167,5 +169,6 @@ def large_scenario(big_entries: int = 1_000_000, tracked: int = 100_000,
         workload=(Allocate(LEAK_SITE_X64, "Leak", LEAK_1000K, paged=True, count=10),
                   Allocate(Site("contoso.sys", "", 0x31C6), "CnBf", 0x40, paged=False,
                            count=tracked)),
-        noise=Noise(tags=400, big_blocks=100, bulk_big_blocks=big_entries),
+        noise=Noise(tags=400, big_blocks=100, bulk_big_blocks=big_entries,
+                    bulk_small_blocks=small_blocks),
         big_table_size=table, tag_table_bits=12, physical_gib=physical_gib)

@@ -17,6 +17,7 @@ from .machine import Machine
 from .pool import TAG_MEMBERS, PoolModel, TagCounters, key_tag, tag_key
 from .pool_layout import DEFAULT_POOL_HIT_TAG, OVERFLOW_KEY
 from .scenario import Scenario
+from .small_blocks import pool_blocks_truth
 from ..report.schema import SCHEMA_ID, counter_members, symbolize
 
 
@@ -51,7 +52,8 @@ def truth_differences(truth, report, path: str = "") -> list[str]:
 
 
 def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
-                modules: list[LoadedModule], crash: CrashState, dtb: int) -> dict:
+                modules: list[LoadedModule], crash: CrashState, dtb: int,
+                processes: list[dict] | None) -> dict:
     platform = machine.platform
     canonical = machine.canonical
     module_map = [(m.name, m.base, m.size, m.functions) for m in modules]
@@ -70,6 +72,8 @@ def build_truth(*, scenario: Scenario, machine: Machine, pool: PoolModel,
         "tags": _tags(machine, pool),
         "verifier": _verifier(scenario, machine, pool, module_map),
         "pool_hit_tag": _pool_hit_tag(scenario, crash, canonical),
+        "pool_blocks": pool_blocks_truth(machine, pool),
+        "processes": processes,
     }
 
 

@@ -21,7 +21,8 @@ Cells (``dumpscan.views.format``)
 
 The views (:data:`VIEWS`, by name; the command's ``--section`` names)
     ``suspects``, ``pooltags`` (!poolused), ``verifier`` (!verifier 3), ``drivers``,
-    ``verifierstats``, ``history`` (!verifier 80), ``callsites``, ``bigpool``, ``hittag``.
+    ``verifierstats``, ``history`` (!verifier 80), ``callsites``, ``bigpool``, ``hittag``,
+    ``blocks`` (every pool block: !poolfind, and !pool ADDR with ``--address``).
 
 Rendering a view::
 
@@ -39,6 +40,7 @@ shows it. A new front end: one adapter implementing :class:`Frontend`.
 """
 from __future__ import annotations
 
+from .blocks import BLOCKS
 from .model import Column, Frontend, LazyRows, Row, Table, View, flat_rows, tree_rows
 from .options import FILTERS, OPTIONS, Option, OptionError, Query
 from .pool import BIGPOOL, POOLTAGS
@@ -46,7 +48,8 @@ from .suspects import CALLSITES, HITTAG, SUSPECTS
 from .verifier import DRIVERS, HISTORY, VERIFIER, VERIFIERSTATS
 
 VIEWS: dict[str, View] = {view.name: view for view in (
-    SUSPECTS, POOLTAGS, VERIFIER, DRIVERS, VERIFIERSTATS, HISTORY, CALLSITES, BIGPOOL, HITTAG)}
+    SUSPECTS, POOLTAGS, VERIFIER, DRIVERS, VERIFIERSTATS, HISTORY, CALLSITES, BIGPOOL, HITTAG,
+    BLOCKS)}
 
 __all__ = ["Column", "Frontend", "LazyRows", "Row", "Table", "View", "flat_rows", "tree_rows",
            "FILTERS", "OPTIONS", "Option", "OptionError", "Query", "VIEWS"]

@@ -144,7 +144,8 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
                 "series the thresholds' top_n, 20; in the trace log the 20 newest records)."),
     Option("address", "address", metavar="ADDR",
            help="A pool block's address (0x9ca00000, fffff800`016530fc): its allocate/free "
-                "history (!verifier 80 ADDR)."),
+                "history (!verifier 80 ADDR); with the blocks view, the pool block that "
+                "contains it and its neighbours (!pool ADDR)."),
     Option("suspects_only", "flag", default=False,
            help="Only the suspects (not the top tags that no rule flags)."),
     Option("threshold", "pairs", default=(), metavar="KEY=VALUE",

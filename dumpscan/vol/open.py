@@ -127,7 +127,7 @@ def _open(dump: CrashDump, path: Path, symbol_dirs: list[Path], kernel_base: int
                                     f"table for a {8 * pointer_size}-bit kernel")
     _check_fit(symbols, header, base, pointer_size, path, warnings)
 
-    view = KernelView(read, symbols, base)
+    view = KernelView(read, symbols, base, layer_mapping(layer))
     return OpenedDump(dump, view, context, KERNEL_LAYER, warnings, page_map_offset, base, pdb)
 
 
@@ -156,6 +156,18 @@ def layer_reader(layer: intel.Intel):
             raise MemoryAbsent(va, length) from None
 
     return read
+
+
+def layer_mapping(layer: intel.Intel):
+    """mapping(va, length) over a Volatility Intel layer: the (va, length) runs its page
+    tables map (unmapped parts skipped a whole table level at a time)."""
+    mask = layer.address_mask
+
+    def mapping(va: int, length: int):
+        for offset, size, *_ in layer.mapping(va & mask, length, ignore_errors=True):
+            yield offset, size
+
+    return mapping
 
 
 def _choose_dtb(context, dump: CrashDump, path: Path, given: int | None,

@@ -20,7 +20,7 @@ from ..symbols.isf import SymbolTable, SymbolTableError
 from ..symbols.sources import JAR_PREFIX, decompress
 from .header import canonical
 from .layer import CrashDumpLayer, base_location, local_path
-from .open import kernel_identity, layer_reader
+from .open import kernel_identity, layer_mapping, layer_reader
 
 class PluginError(exceptions.VolatilityException):
     """A dumpscan plugin cannot produce its rows (a bad dump, a bad option). Raised from
@@ -95,7 +95,8 @@ def view_from_plugin(context: interfaces.context.ContextInterface,
         raise SymbolTableError(f"symbol table {module.symbol_table_name} has no isf_url")
     symbols = symbol_table_from_url(url)
     pointer_size = 8 if getattr(layer, "bits_per_register", 8 * symbols.pointer_size) == 64 else 4
-    view = KernelView(layer_reader(layer), symbols, canonical(int(module.offset), pointer_size))
+    view = KernelView(layer_reader(layer), symbols, canonical(int(module.offset), pointer_size),
+                      layer_mapping(layer))
     try:
         dump, owned = crash_dump_under(context, module.layer_name)
     except (ValueError, DumpError, OSError):  # a raw memory image: the command line reads none

@@ -14,11 +14,12 @@ Values that are NOT in the ISF:
 * function extents: distance to the next higher RVA among all ISF symbols [VERIFIED].
 
 Pointer targets the ISF names but does not define (spelled ``ptr`` here):
-_VERIFIER_SHARED_EXPORT_THUNK.
+_EPROCESS_QUOTA_BLOCK, _VERIFIER_SHARED_EXPORT_THUNK.
 
 Listed names absent from this ISF (so not declared): ExpSessionPoolTrackTable, VpPoolHitTag,
 MmMaximumNonPagedPoolInBytes, MmSizeOfNonPagedPoolInBytes, MmNumberOfPhysicalPages,
-ExpAllocateBigPool, ExDeferredFreePool, ExpFreeBigPages, VeAllocatePoolWithTagPriority,
+MmNonPagedPoolStart, MiNonPagedPoolEnd, MmPagedPoolEnd, ExpAllocateBigPool,
+ExDeferredFreePool, ExpFreeBigPages, VeAllocatePoolWithTagPriority,
 XdvExAllocatePoolInternal, VfFreePoolNotification, ViPoolLogStackTrace,
 KiSystemServicePostCall.
 """
@@ -51,6 +52,19 @@ PLATFORM = Platform(
             "KernBase": (0x10, "u64"),
             "PsLoadedModuleList": (0x18, "u64"),
             "DebuggerDataList": (0x20, "u64"),
+        }),
+        "_HEAP_LFH_SUBSEGMENT_ENCODED_OFFSETS": Struct(0x4, {  # all fields
+            "BlockSize": (0x0, "u16"),
+            "EncodedData": (0x0, "u32"),
+            "FirstBlockOffset": (0x2, "u16"),
+        }),
+        "_HEAP_VS_CHUNK_HEADER": Struct(0x10, {  # all fields
+            "Sizes": (0x0, "_HEAP_VS_CHUNK_HEADER_SIZE"),
+            "AllocatedChunkBits": (0x8, "u32"),
+            "EncodedSegmentPageOffset": (0x8, "u32{0:8}"),
+            "SkipDuringWalk": (0x8, "u32{9:1}"),
+            "Spare": (0x8, "u32{10:22}"),
+            "UnusedBytes": (0x8, "u32{8:1}"),
         }),
         "_IMAGE_DOS_HEADER": Struct(0x40, {  # all fields
             "e_magic": (0x0, "u16"),
@@ -285,6 +299,65 @@ PLATFORM = Platform(
         "_VI_VERIFIER_POOL_HEADER": Struct(0x8, {  # all fields
             "VerifierPoolEntry": (0x0, "ptr:_VI_POOL_ENTRY"),
         }),
+        "_EPROCESS": Struct(0xb80, {  # listed fields only
+            "Pcb": (0x0, "_KPROCESS"),
+            "UniqueProcessId": (0x440, "ptr"),
+            "ActiveProcessLinks": (0x448, "_LIST_ENTRY"),
+            "CreateTime": (0x468, "_LARGE_INTEGER"),
+            "InheritedFromUniqueProcessId": (0x540, "ptr"),
+            "Session": (0x558, "ptr:_MM_SESSION_SPACE"),
+            "QuotaBlock": (0x568, "ptr"),
+            "ObjectTable": (0x570, "ptr:_HANDLE_TABLE"),
+            "WoW64Process": (0x580, "ptr:_EWOW64PROCESS"),
+            "ImageFileName": (0x5a8, "u8[15]"),
+            "ActiveThreads": (0x5f0, "u32"),
+            "ExitTime": (0x840, "_LARGE_INTEGER"),
+        }),
+        "_EX_HEAP_POOL_NODE": Struct(0x20c0, {  # listed fields only
+            "Heaps": (0x0, "ptr:_SEGMENT_HEAP[4]"),
+        }),
+        "_EX_POOL_HEAP_MANAGER_STATE": Struct(0x86940, {  # listed fields only
+            "HeapManager": (0x0, "_RTLP_HP_HEAP_MANAGER"),
+            "NumberOfPools": (0x38e0, "u32"),
+            "PoolNode": (0x3900, "_EX_HEAP_POOL_NODE[64]"),
+            "SpecialHeaps": (0x86900, "ptr:_SEGMENT_HEAP[4]"),
+        }),
+        "_HEAP_LFH_SUBSEGMENT": Struct(0x38, {  # listed fields only
+            "ListEntry": (0x0, "_LIST_ENTRY"),
+            "FreeCount": (0x20, "u16"),
+            "BlockCount": (0x22, "u16"),
+            "FreeHint": (0x24, "u16"),
+            "WitheldBlockCount": (0x27, "u8"),
+            "BlockOffsets": (0x28, "_HEAP_LFH_SUBSEGMENT_ENCODED_OFFSETS"),
+            "BlockBitmap": (0x30, "u64[1]"),
+        }),
+        "_HEAP_PAGE_RANGE_DESCRIPTOR": Struct(0x20, {  # listed fields only
+            "TreeSignature": (0x0, "u32"),
+            "RangeFlags": (0x18, "u8"),
+            "CommittedPageCount": (0x19, "u8"),
+            "UnitOffset": (0x1f, "u8"),
+            "UnitSize": (0x1f, "u8"),
+        }),
+        "_HEAP_PAGE_SEGMENT": Struct(0x2000, {  # listed fields only
+            "DescArray": (0x0, "_HEAP_PAGE_RANGE_DESCRIPTOR[256]"),
+            "ListEntry": (0x0, "_LIST_ENTRY"),
+            "Signature": (0x10, "u64"),
+        }, kind="union"),
+        "_HEAP_SEG_CONTEXT": Struct(0xc0, {  # listed fields only
+            "SegmentMask": (0x0, "u64"),
+            "UnitShift": (0x8, "u8"),
+            "PagesPerUnitShift": (0x9, "u8"),
+            "FirstDescriptorIndex": (0xa, "u8"),
+            "Heap": (0x38, "ptr"),
+            "SegmentListHead": (0x48, "_LIST_ENTRY"),
+            "SegmentCount": (0x58, "u64"),
+        }),
+        "_HEAP_VS_SUBSEGMENT": Struct(0x28, {  # listed fields only
+            "ListEntry": (0x0, "_LIST_ENTRY"),
+            "Size": (0x20, "u16"),
+            "FullCommit": (0x22, "u16{15:1}"),
+            "Signature": (0x22, "u16{0:15}"),
+        }),
         "_KLDR_DATA_TABLE_ENTRY": Struct(0xa0, {  # listed fields only
             "InLoadOrderLinks": (0x0, "_LIST_ENTRY"),
             "DllBase": (0x30, "ptr"),
@@ -294,6 +367,9 @@ PLATFORM = Platform(
             "BaseDllName": (0x58, "_UNICODE_STRING"),
             "Flags": (0x68, "u32"),
             "LoadCount": (0x6c, "u16"),
+        }),
+        "_KPROCESS": Struct(0x438, {  # listed fields only
+            "DirectoryTableBase": (0x28, "u64"),
         }),
         "_KUSER_SHARED_DATA": Struct(0x730, {  # listed fields only
             "TickCountLowDeprecated": (0x0, "u32"),
@@ -327,10 +403,40 @@ PLATFORM = Platform(
             "Flags": (0x68, "u32"),
             "ObsoleteLoadCount": (0x6c, "u16"),
         }),
+        "_RTLP_HP_HEAP_GLOBALS": Struct(0x40, {  # listed fields only
+            "HeapKey": (0x0, "u64"),
+            "LfhKey": (0x8, "u64"),
+        }),
+        "_RTLP_HP_HEAP_MANAGER": Struct(0x38e0, {  # listed fields only
+            "Globals": (0x0, "ptr:_RTLP_HP_HEAP_GLOBALS"),
+        }),
+        "_SEGMENT_HEAP": Struct(0x840, {  # listed fields only
+            "Signature": (0x10, "u32"),
+            "SegContexts": (0x140, "_HEAP_SEG_CONTEXT[2]"),
+        }),
+        "_HEAP_VS_CHUNK_HEADER_SIZE": Struct(0x8, {  # all fields (embedded by a declared type)
+            "HeaderBits": (0x0, "u64"),
+            "KeyULong": (0x0, "u32"),
+            "KeyUShort": (0x0, "u16"),
+            "MemoryCost": (0x0, "u32{0:16}"),
+            "UnsafeSize": (0x0, "u32{16:16}"),
+            "Allocated": (0x4, "u32{16:8}"),
+            "UnsafePrevSize": (0x4, "u32{0:16}"),
+        }, kind="union"),
+        "_LARGE_INTEGER": Struct(0x8, {  # all fields (embedded by a declared type)
+            "LowPart": (0x0, "u32"),
+            "QuadPart": (0x0, "i64"),
+            "u": (0x0, "__unnamed_1096"),
+            "HighPart": (0x4, "i32"),
+        }, kind="union"),
         "_VF_TARGET_ALL_SHARED_EXPORT_THUNKS": Struct(0x18, {  # all fields (embedded by a declared type)
             "SharedExportThunks": (0x0, "ptr"),
             "PoolSharedExportThunks": (0x8, "ptr"),
             "XdvSharedExportThunks": (0x10, "ptr"),
+        }),
+        "__unnamed_1096": Struct(0x8, {  # all fields (embedded by a declared type)
+            "LowPart": (0x0, "u32"),
+            "HighPart": (0x4, "i32"),
         }),
         "__unnamed_10e3": Struct(0x10, {  # all fields (embedded by a declared type)
             "Depth": (0x0, "u64{0:16}"),
@@ -366,7 +472,6 @@ PLATFORM = Platform(
         "_CONTROL_AREA": Struct(0x80, {}),  # size only (Volatility3 requires the type)
         "_DEVICE_OBJECT": Struct(0x150, {}),  # size only (Volatility3 requires the type)
         "_DRIVER_OBJECT": Struct(0x150, {}),  # size only (Volatility3 requires the type)
-        "_EPROCESS": Struct(0xb80, {}),  # size only (Volatility3 requires the type)
         "_ERESOURCE": Struct(0x68, {}),  # size only (Volatility3 requires the type)
         "_ETHREAD": Struct(0x8f0, {}),  # size only (Volatility3 requires the type)
         "_EX_FAST_REF": Struct(0x8, {}),  # size only (Volatility3 requires the type)
@@ -382,6 +487,9 @@ PLATFORM = Platform(
         "_SHARED_CACHE_MAP": Struct(0x258, {}),  # size only (Volatility3 requires the type)
         "_TOKEN": Struct(0x498, {}),  # size only (Volatility3 requires the type)
         "_VACB": Struct(0x28, {}),  # size only (Volatility3 requires the type)
+        "_EWOW64PROCESS": Struct(0x10, {}),  # size only (target of a declared pointer)
+        "_HANDLE_TABLE": Struct(0x80, {}),  # size only (target of a declared pointer)
+        "_MM_SESSION_SPACE": Struct(0x3c0, {}),  # size only (target of a declared pointer)
         "_POOL_LIMIT_TABLE_ENTRY": Struct(0x70, {}),  # size only (target of a declared pointer)
     },
     enums={
@@ -448,6 +556,9 @@ PLATFORM = Platform(
         "MmSizeOfPagedPoolInBytes": 0xd06cb0,
         "KeBootTime": 0xd06bc0,
         "KiBugCheckData": 0xc31d60,
+        "ExPoolState": 0xc5b100,
+        "RtlpHpHeapGlobals": 0xc5a580,
+        "ExpPoolQuotaCookie": 0xd06df8,
     },
     functions={
         "ExAllocatePoolWithTag": Function(0xa6d770, 0xa0),

@@ -13,12 +13,12 @@ Values that are NOT in the ISF:
 * function extents: distance to the next higher RVA among all ISF symbols [VERIFIED].
 
 Pointer targets the ISF names but does not define (spelled ``ptr`` here):
-_VERIFIER_SHARED_EXPORT_THUNK.
+_EPROCESS_QUOTA_BLOCK, _VERIFIER_SHARED_EXPORT_THUNK.
 
-Listed names absent from this ISF (so not declared): ExAllocatePool2, ExAllocateHeapPool,
-ExFreeHeapPool, ExpFreeBigPages, VerifierExAllocatePool2, XdvExAllocatePoolInternal,
-ViPtLogStackTrace, KiSystemServicePostCall, PspRundownSingleProcess,
-KiSchedulerApcTerminate.
+Listed names absent from this ISF (so not declared): ExPoolState, RtlpHpHeapGlobals,
+ExpPoolQuotaCookie, ExAllocatePool2, ExAllocateHeapPool, ExFreeHeapPool, ExpFreeBigPages,
+VerifierExAllocatePool2, XdvExAllocatePoolInternal, ViPtLogStackTrace,
+KiSystemServicePostCall, PspRundownSingleProcess, KiSchedulerApcTerminate.
 """
 from dumpscan.synth.platforms.base import Enum, Function, Platform, Struct
 
@@ -262,6 +262,23 @@ PLATFORM = Platform(
             "VerifierEntry": (0x8, "ptr"),
             "Signature": (0x10, "u64"),
         }),
+        "_EPROCESS": Struct(0x4f8, {  # listed fields only
+            "Pcb": (0x0, "_KPROCESS"),
+            "CreateTime": (0x168, "_LARGE_INTEGER"),
+            "ExitTime": (0x170, "_LARGE_INTEGER"),
+            "UniqueProcessId": (0x180, "ptr"),
+            "ActiveProcessLinks": (0x188, "_LIST_ENTRY"),
+            "QuotaBlock": (0x1c0, "ptr"),
+            "ObjectTable": (0x200, "ptr:_HANDLE_TABLE"),
+            "InheritedFromUniqueProcessId": (0x290, "ptr"),
+            "Session": (0x2d8, "ptr"),
+            "ImageFileName": (0x2e0, "u8[15]"),
+            "Wow64Process": (0x320, "ptr"),
+            "ActiveThreads": (0x328, "u32"),
+        }),
+        "_KPROCESS": Struct(0x160, {  # listed fields only
+            "DirectoryTableBase": (0x28, "u64"),
+        }),
         "_KUSER_SHARED_DATA": Struct(0x5f0, {  # listed fields only
             "TickCountLowDeprecated": (0x0, "u32"),
             "TickCountMultiplier": (0x4, "u32"),
@@ -292,10 +309,20 @@ PLATFORM = Platform(
             "Flags": (0x68, "u32"),
             "LoadCount": (0x6c, "u16"),
         }),
+        "_LARGE_INTEGER": Struct(0x8, {  # all fields (embedded by a declared type)
+            "LowPart": (0x0, "u32"),
+            "QuadPart": (0x0, "i64"),
+            "u": (0x0, "__unnamed_1047"),
+            "HighPart": (0x4, "i32"),
+        }, kind="union"),
         "_VF_TARGET_ALL_SHARED_EXPORT_THUNKS": Struct(0x18, {  # all fields (embedded by a declared type)
             "SharedExportThunks": (0x0, "ptr"),
             "PoolSharedExportThunks": (0x8, "ptr"),
             "OrderDependentSharedExportThunks": (0x10, "ptr"),
+        }),
+        "__unnamed_1047": Struct(0x8, {  # all fields (embedded by a declared type)
+            "LowPart": (0x0, "u32"),
+            "HighPart": (0x4, "i32"),
         }),
         "__unnamed_11dc": Struct(0x10, {  # all fields (embedded by a declared type)
             "Depth": (0x0, "u64{0:16}"),
@@ -348,7 +375,6 @@ PLATFORM = Platform(
         "_CONTROL_AREA": Struct(0x80, {}),  # size only (Volatility3 requires the type)
         "_DEVICE_OBJECT": Struct(0x150, {}),  # size only (Volatility3 requires the type)
         "_DRIVER_OBJECT": Struct(0x150, {}),  # size only (Volatility3 requires the type)
-        "_EPROCESS": Struct(0x4f8, {}),  # size only (Volatility3 requires the type)
         "_ERESOURCE": Struct(0x68, {}),  # size only (Volatility3 requires the type)
         "_ETHREAD": Struct(0x4a8, {}),  # size only (Volatility3 requires the type)
         "_EX_FAST_REF": Struct(0x8, {}),  # size only (Volatility3 requires the type)
@@ -364,6 +390,7 @@ PLATFORM = Platform(
         "_SHARED_CACHE_MAP": Struct(0x1f8, {}),  # size only (Volatility3 requires the type)
         "_TOKEN": Struct(0x318, {}),  # size only (Volatility3 requires the type)
         "_VACB": Struct(0x30, {}),  # size only (Volatility3 requires the type)
+        "_HANDLE_TABLE": Struct(0x68, {}),  # size only (target of a declared pointer)
     },
     enums={
         "_NT_PRODUCT_TYPE": Enum("i32", {
@@ -426,6 +453,9 @@ PLATFORM = Platform(
         "KeBootTime": 0x29d2d0,
         "MmNumberOfPhysicalPages": 0x29d080,
         "KiBugCheckData": 0x266780,
+        "MmNonPagedPoolStart": 0x29d0d8,
+        "MiNonPagedPoolEnd": 0x29d1c0,
+        "MmPagedPoolEnd": 0x29d1a8,
     },
     functions={
         "ExAllocatePoolWithTag": Function(0x1d9010, 0xcb0),

@@ -360,6 +360,13 @@ PLATFORM = Platform(
         }),
     },
     enums={
+        # the 7601 and 19041 ISFs agree on these values (MiVaNonPagedPool 5, MiVaPagedPool 6)
+        "_MI_SYSTEM_VA_TYPE": Enum("i32", {
+            "MiVaUnused": 0, "MiVaSessionSpace": 1, "MiVaProcessSpace": 2, "MiVaBootLoaded": 3,
+            "MiVaPfnDatabase": 4, "MiVaNonPagedPool": 5, "MiVaPagedPool": 6,
+            "MiVaSpecialPoolPaged": 7, "MiVaSystemCache": 8, "MiVaSystemPtes": 9, "MiVaHal": 10,
+            "MiVaSessionGlobalSpace": 11, "MiVaDriverImages": 12, "MiVaSpecialPoolNonPaged": 13,
+            "MiVaMaximumType": 14}),
         # S2: enum constants; base "int" in PDB-derived ISFs, spelled i32 in our notation
         "_NT_PRODUCT_TYPE": Enum("i32", {
             "NtProductWinNt": 1,
@@ -433,6 +440,10 @@ PLATFORM = Platform(
         "MmSizeOfNonPagedPoolInBytes": 0x4F0A18,  # chosen; SIZE_T (4) (exists on W7: MODEL)
         "KeBootTime": 0x4F1D50,  # chosen; LARGE_INTEGER (8), 8-aligned
         "MmNumberOfPhysicalPages": 0x4F0A1C,  # chosen; ULONG (4) (exists on W7: MODEL)
+        "MmSystemRangeStart": 0x4F0A20,  # chosen; ptr (4) (exists on W7 x64 and 10: ISF)
+        # UCHAR[1024], one _MI_SYSTEM_VA_TYPE per 2 MiB of system space from
+        # MmSystemRangeStart (segment-heap-pool.md §8 x86, V [V3, ISF enum])
+        "MiSystemVaType": 0x4F2000,  # chosen
         "KiBugCheckData": 0x4E4780,  # chosen; ULONG_PTR[5] = 0x14
     },
     # Function RVAs and extents: chosen (0x200..0x1200 bytes each, no overlaps), in a

@@ -52,14 +52,17 @@ def fail(message: str, exc: Optional[BaseException] = None) -> NoReturn:
     raise (PluginSymbolError if symbols else PluginError)(message)
 
 
-def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True) -> dict:
-    """dumpscan's report of the dump the plugin runs on; its warnings go to the log
-    (one WARNING line each). When it cannot be built: :func:`fail` (vol exits 1)."""
+def analyze(plugin: interfaces.plugins.PluginInterface, *, owners: bool = True,
+            walk_pool: bool = False) -> dict:
+    """dumpscan's report of the dump the plugin runs on (with the pool walk only when
+    ``walk_pool``); its warnings go to the log (one WARNING line each). When it cannot be
+    built: :func:`fail` (vol exits 1)."""
     from dumpscan.analysis.engine import analyze_plugin
 
     try:
         report = analyze_plugin(plugin.context, plugin.config["kernel"], symbol_dirs(),
-                                plugin.config.get("pooltag", None), search_tag_owners=owners)
+                                plugin.config.get("pooltag", None), search_tag_owners=owners,
+                                walk_pool=walk_pool)
     except ANALYSIS_ERRORS as exc:
         fail(f"dumpscan cannot analyze this dump: {one_line_error(exc)}", exc)
     for warning in report.get("warnings") or []:
@@ -81,7 +84,7 @@ def view_grid(plugin: interfaces.plugins.PluginInterface, view, *, owners: bool 
         fail(str(exc))
 
     def table():
-        return view.table(analyze(plugin, owners=owners), query)
+        return view.table(analyze(plugin, owners=owners, walk_pool=view.name == "blocks"), query)
 
     return treegrid(view, table)
 

@@ -116,7 +116,7 @@ def _tag_over(source: IndexSource, query: Query) -> Table:
             if not query.driver or any(driver(o) for o in (found[7] or "").split(";")):
                 rows.append(Row(dict(zip(names, found))))
     rows.sort(key=lambda r: (-r.values["bytes"], r.values["path"], r.values["member"] or "", r.values["tag"]))
-    return Table(TAG_OVER, rows[:query.top] if query.top else rows)
+    return Table(TAG_OVER, query.limit(rows))
 
 
 TAG_OVER = View(
@@ -187,7 +187,7 @@ def _missing_symbols(source: IndexSource, query: Query) -> Table:
     rows = [Row({"pdb": pdb, "guid": guid, "age": age, "dumps": count,
                  "isf": f"windows/{pdb}/{guid}-{age}.json.xz", "example": example})
             for pdb, guid, age, count, example in source.conn.execute(sql)]
-    return Table(MISSING_SYMBOLS, rows[:query.top] if query.top else rows)
+    return Table(MISSING_SYMBOLS, query.limit(rows))
 
 
 MISSING_SYMBOLS = View(

@@ -41,7 +41,7 @@ def select_tags(rows: list[dict], query: Query) -> list[dict]:
     picked = [r for r in rows if match_tag(r["tag"]) and enough(r.get("bytes", 0), query.min_bytes)
               and (not query.driver or any_owner(match_driver, r.get("drivers") or []))]
     picked = sort_rows(picked, query.sort)
-    return picked[:query.top] if query.top is not None else picked
+    return query.limit(picked)
 
 
 # ---------------------------------------------------------------------------------------
@@ -112,8 +112,7 @@ def build_bigpool(report: Mapping, query: Query) -> Table:
         groups.sort(key=lambda g: (-g["count"], -g["bytes"], g["tag"]))
     elif query.sort in ("nonpaged", "paged"):
         groups.sort(key=lambda g: (-g.get(f"{query.sort}_bytes", 0), -g["bytes"], g["tag"]))
-    if query.top is not None:
-        groups = groups[:query.top]
+    groups = query.limit(groups)
     by_tag: dict[str, list[dict]] = defaultdict(list)
     wanted = {g["tag"] for g in groups}
     for block in blocks:

@@ -132,8 +132,7 @@ def build_suspects(report: Mapping, query: Query) -> Table:
     if query.sort is not None:
         order = _SUBJECT_ORDER[query.sort]
         subjects.sort(key=lambda s: (order(s), s["kind"], s["name"]))
-    if query.top is not None:
-        subjects = subjects[:query.top]
+    subjects = query.limit(subjects)
     rows = []
     for rank, subject in enumerate(subjects, 1):
         sites = call_sites(report, top=None, **({"driver": subject["name"]} if subject["kind"] == "driver"
@@ -180,7 +179,7 @@ def select_call_sites(report: Mapping, query: Query) -> list[dict]:
              and (not query.tag or any(match_tag(t) for t in s.get("tags") or []))]
     if query.sort == "allocs":
         sites.sort(key=lambda s: (-s["count"], -s["bytes"]))
-    return sites[:query.top] if query.top is not None else sites
+    return query.limit(sites)
 
 
 def build_callsites(report: Mapping, query: Query) -> Table:

@@ -41,7 +41,7 @@ DIFF_TAG_COLUMNS = (
 
 def build_difftags(result: Mapping, query: Query) -> Table:
     items = _tagged(result.get("tags"), query) + _tagged(result.get("partial"), query)
-    rows = [Row({c.name: t.get(c.name) for c in DIFF_TAG_COLUMNS}) for t in items]
+    rows = [Row.of(DIFF_TAG_COLUMNS, t) for t in items]
     return Table(DIFF_TAGS, query.limit(rows))
 
 
@@ -95,7 +95,7 @@ DIFF_DRIVER_COLUMNS = (
 
 
 def build_diffdrivers(result: Mapping, query: Query) -> Table:
-    rows = [Row({"driver": d.get("name"), **{c.name: d.get(c.name) for c in DIFF_DRIVER_COLUMNS[1:]}})
+    rows = [Row.of(DIFF_DRIVER_COLUMNS, {**d, "driver": d.get("name")})
             for d in result.get("drivers") or [] if isinstance(d, dict)]
     return Table(DIFF_DRIVERS, query.limit(rows))
 
@@ -122,7 +122,7 @@ SERIES_TAG_COLUMNS = (
 
 
 def build_seriestags(result: Mapping, query: Query) -> Table:
-    rows = [Row({c.name: t.get(c.name) for c in SERIES_TAG_COLUMNS}) for t in _tagged(result.get("tags"), query)]
+    rows = [Row.of(SERIES_TAG_COLUMNS, t) for t in _tagged(result.get("tags"), query)]
     return Table(SERIES_TAGS, query.limit(rows))
 
 

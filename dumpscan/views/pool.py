@@ -68,7 +68,7 @@ TAG_COLUMNS = (
 
 def build_pooltags(report: Mapping, query: Query) -> Table:
     rows = select_tags(tag_rows(report), query)
-    return Table(POOLTAGS, [Row({c.name: r.get(c.name) for c in TAG_COLUMNS}) for r in rows],
+    return Table(POOLTAGS, [Row.of(TAG_COLUMNS, r) for r in rows],
                  {"sort": query.sort or "total", "query": query})
 
 

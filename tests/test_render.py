@@ -442,6 +442,20 @@ def test_render_diff_and_series():
     assert " 1. tag 'Leak'  [high]  24576000 bytes in 24 allocations" in text
 
 
+def test_text_warnings_section():
+    """Report, diff and series texts end their body with one Warnings section, a line per
+    warning (the report's own and the leak analysis' together), and none without warnings."""
+    t0, t1, t2 = _series()
+    assert "Warnings\n" not in render_diff(diff_reports(t0, t1))
+    noted = {**t1, "warnings": ["the tag table is partial"]}
+    report_text = render_leak_report(noted)
+    assert report_text.count("Warnings\n--------\n") == 1 and "\n - the tag table is partial\n" in report_text
+    diff = {**diff_reports(t0, t1), "warnings": ["not one machine", "second"]}
+    assert "\nWarnings\n--------\n - not one machine\n - second\n" in render_diff(diff)
+    grown = {**series([t0, t1, t2]), "warnings": ["gap"]}
+    assert render_series(grown).endswith("\nWarnings\n--------\n - gap\n")
+
+
 def test_render_diff_verifier_drivers():
     older, newer = truth("win10-x64-verifier-full"), truth("win10-x64-verifier-bitmap")
     text = render_diff(diff_reports(older, newer))

@@ -143,7 +143,7 @@ def _top_suspect_drivers(source: IndexSource, query: Query) -> Table:
     names = ("driver", "dumps", "machines", "bytes", "largest", "subjects")
     rows = [Row(dict(zip(names, (*r[:5], sorted((r[5] or "").split(",")))))) for r in conn.execute(sql)
             if match(r[0])]
-    return Table(TOP_SUSPECT_DRIVERS, rows[:query.top or DEFAULT_TOP])
+    return Table(TOP_SUSPECT_DRIVERS, query.limit(rows, DEFAULT_TOP))
 
 
 TOP_SUSPECT_DRIVERS = View(
@@ -235,7 +235,7 @@ def _growth(source: IndexSource, query: Query) -> Table:
                              "growth_bytes": grower["growth_bytes"], "growth_count": grower["growth_count"],
                              "bytes_per_hour": grower["bytes_per_hour"], "strict": grower["strict"]}))
     rows.sort(key=lambda r: (-r.values["growth_bytes"], r.values["machine"], r.values["tag"]))
-    return Table(GROWTH, rows[:query.top or DEFAULT_TOP], notes=notes)
+    return Table(GROWTH, query.limit(rows, DEFAULT_TOP), notes=notes)
 
 
 GROWTH = View(

@@ -188,9 +188,10 @@ class Query:
             parsed[f.name] = OPTIONS[f.name].parse(raw)
         return cls(**parsed)
 
-    def limit(self, rows: list[T]) -> list[T]:
-        """The first ``top`` of ``rows`` (all of them without ``--top``)."""
-        return rows[:self.top] if self.top is not None else rows
+    def limit(self, rows: list[T], default: int | None = None) -> list[T]:
+        """The first ``top`` of ``rows``; without ``--top`` the first ``default`` (None: all)."""
+        top = self.top if self.top is not None else default
+        return rows[:top] if top is not None else rows
 
     def thresholds(self):
         """The suspect thresholds (:class:`dumpscan.analysis.leaks.Thresholds`), with

@@ -219,7 +219,7 @@ def history_records(report: Mapping, query: Query) -> list[dict]:
         wanted = canonical_address(query.address, arch)
         records = [r for r in records if canonical_address(r.get("address", 0), arch) == wanted]
         return query.limit(records)
-    return records[:query.top if query.top is not None else HISTORY_RECORDS]
+    return query.limit(records, HISTORY_RECORDS)
 
 
 def _trace_length(report: Mapping) -> int | None:

@@ -19,7 +19,7 @@ from dumpscan.report.render_text import (POOLUSED_SORT_LABELS, TextFrontend, for
                                          render_pool_history, render_poolused, render_series,
                                          render_verifier)
 from dumpscan.views import VIEWS, Query
-from dumpscan.views.match import driver_matcher, tag_matcher
+from dumpscan.views.match import driver_matcher, owners_matcher, tag_matcher
 from dumpscan.views.pool import tag_rows
 
 DUMPS = Path(__file__).resolve().parent.parent / "testdata" / "dumps"
@@ -348,6 +348,12 @@ def test_driver_matcher_any_case_with_or_without_extension():
         assert driver_matcher([pattern])("myfault.sys"), pattern
     assert not driver_matcher(["myfault.dll"])("myfault.sys")
     assert not driver_matcher(["fault"])("myfault.sys")
+
+
+def test_owners_matcher_keeps_every_row_without_driver():
+    assert owners_matcher(())([]) and owners_matcher(None)(["x.sys"])
+    assert owners_matcher(("my*",))(["nt", "myfault.sys"])
+    assert not owners_matcher(("myfault",))([]) and not owners_matcher(("myfault",))(["nt"])
 
 
 # --------------------------------------------------------------------------------------

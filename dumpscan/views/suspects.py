@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .match import any_owner, driver_matcher, enough, tag_matcher
+from .match import driver_matcher, enough, owners_matcher, tag_matcher
 from .model import Column, Row, Table, View
 from .options import Query
 from .pool import select_tags, tag_rows
@@ -87,6 +87,7 @@ def select_suspects(report: Mapping, leaks: Mapping, query: Query) -> list[dict]
     from ..analysis.leaks import owner_names
 
     match_tag, match_driver = tag_matcher(query.tag), driver_matcher(query.driver)
+    match_owners = owners_matcher(query.driver)
     owners = {r["tag"]: r.get("drivers") or [] for r in tag_rows(report)}
     kept = []
     for suspect in leaks.get("suspects") or []:
@@ -96,7 +97,7 @@ def select_suspects(report: Mapping, leaks: Mapping, query: Query) -> list[dict]
             if not match_tag(suspect.get("name", "")):
                 continue
             names = owner_names(suspect.get("drivers")) + owners.get(suspect.get("name", ""), [])
-            if query.driver and not any_owner(match_driver, names):
+            if not match_owners(names):
                 continue
         elif not match_driver(suspect.get("name", "")) or (query.tag and not match_tag(suspect.get("top_tag") or "")):
             continue

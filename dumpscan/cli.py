@@ -591,8 +591,6 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
     verified drivers' allocations, growth suspects. Warns when the two dumps cannot be of
     one machine."""
     from .analysis.diff import diff_reports
-    from .report.render_csv import diff_csv
-    from .report.render_text import render_diff
 
     thresholds = thresholds_from(query_from({"threshold": threshold}))
     run = Run([old, new], symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
@@ -603,17 +601,7 @@ def diff(old: Path, new: Path, symbols: tuple[Path, ...], output_format: str, to
     (_, older), (_, newer) = analyzed
     result = diff_reports(older, newer, labels=(str(old), str(new)), thresholds=thresholds)
     run.warn(Path(f"{old} -> {new}"), result.get("warnings"))
-    if output_format == "json":
-        text = _json(result)
-    elif output_format == "html":
-        from .report.render_html import diff_page
-
-        text = diff_page(result, Query(top=top))
-    elif output_format == "csv":
-        text = diff_csv(result)
-    else:
-        text = render_diff(result, top=top or thresholds.top_n)
-    emit(text, out)
+    emit(_growth_text("diff", result, output_format, top, thresholds.top_n), out)
     sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
 
 
@@ -631,8 +619,6 @@ def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: st
     """Tags growing across two or more dumps of one machine (ordered by crash time, else
     uptime, else as given): outstanding allocations and bytes per dump, growth, rate."""
     from .analysis.diff import series as run_series
-    from .report.render_csv import series_csv
-    from .report.render_text import render_series
 
     thresholds = thresholds_from(query_from({"threshold": threshold}))
     run = Run(expand(list(dumps)), symbol_dirs(symbols), pooltag, quiet, dtb, kernel_base)
@@ -642,18 +628,26 @@ def series(dumps: tuple[Path, ...], symbols: tuple[Path, ...], output_format: st
         sys.exit(EXIT_USAGE)
     result = run_series([r for _, r in analyzed], labels=[str(p) for p, _ in analyzed],
                         thresholds=thresholds)
-    if output_format == "json":
-        text = _json(result)
-    elif output_format == "html":
-        from .report.render_html import series_page
-
-        text = series_page(result, Query(top=top))
-    elif output_format == "csv":
-        text = series_csv(result)
-    else:
-        text = render_series(result, top=top or thresholds.top_n)
-    emit(text, out)
+    emit(_growth_text("series", result, output_format, top, thresholds.top_n), out)
     sys.exit(run.status(fail_on_suspect and bool(result.get("exit_status"))))
+
+
+def _growth_text(kind: str, result: dict, output_format: str, top: int | None, top_n: int) -> str:
+    """A ``diff`` or ``series`` (``kind``) result as ``output_format``: JSON, the HTML page,
+    CSV, or text (``--top`` rows, else the thresholds' ``top_n``)."""
+    if output_format == "json":
+        return _json(result)
+    if output_format == "html":
+        from .report.render_html import diff_page, series_page
+
+        return (diff_page if kind == "diff" else series_page)(result, Query(top=top))
+    if output_format == "csv":
+        from .report.render_csv import diff_csv, series_csv
+
+        return (diff_csv if kind == "diff" else series_csv)(result)
+    from .report.render_text import render_diff, render_series
+
+    return (render_diff if kind == "diff" else render_series)(result, top=top or top_n)
 
 
 # --------------------------------------------------------------------------------------

@@ -539,6 +539,26 @@ def test_progress_lines_when_not_a_terminal():
     assert lines[-1].startswith("dumpscan: scan: 3/3 done, 1 errors")
 
 
+def test_progress_bar_on_a_terminal():
+    """On a terminal: a rich bar with the errors so far and an ETA, kept after the scan."""
+    import io
+
+    from dumpscan.archive.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = Progress(3, stream=stream, every=0)
+    for status in ("ok", "error", "ok"):
+        progress.advance(status)
+    progress.close()
+    drawn = stream.getvalue()
+    assert "3/3" in drawn and "1 errors" in drawn and "ETA" in drawn
+    assert "dumpscan: scan:" not in drawn  # no plain lines on a terminal
+
+
 def test_cab_archive(tmp_path):
     """A .cab (what Windows' own tools send) read through libarchive; written with gcab."""
     if shutil.which("gcab") is None:

@@ -19,7 +19,7 @@ from dumpscan.report.render_text import (POOLUSED_SORT_LABELS, TextFrontend, for
                                          render_pool_history, render_poolused, render_series,
                                          render_verifier)
 from dumpscan.views import VIEWS, Query
-from dumpscan.views.match import driver_matcher, tag_matcher
+from dumpscan.views.match import driver_matcher, owners_matcher, tag_matcher
 from dumpscan.views.pool import tag_rows
 
 DUMPS = Path(__file__).resolve().parent.parent / "testdata" / "dumps"
@@ -350,6 +350,12 @@ def test_driver_matcher_any_case_with_or_without_extension():
     assert not driver_matcher(["fault"])("myfault.sys")
 
 
+def test_owners_matcher_keeps_every_row_without_driver():
+    assert owners_matcher(())([]) and owners_matcher(None)(["x.sys"])
+    assert owners_matcher(("my*",))(["nt", "myfault.sys"])
+    assert not owners_matcher(("myfault",))([]) and not owners_matcher(("myfault",))(["nt"])
+
+
 # --------------------------------------------------------------------------------------
 # (d) the leak report
 
@@ -440,6 +446,20 @@ def test_render_diff_and_series():
     row = text[text.index("Tags growing monotonically"):].splitlines()[3]
     assert row.split()[0] == "Leak" and "4 -> 12 -> 24" in row and "+426667 bytes/h" in row
     assert " 1. tag 'Leak'  [high]  24576000 bytes in 24 allocations" in text
+
+
+def test_text_warnings_section():
+    """Report, diff and series texts end their body with one Warnings section, a line per
+    warning (the report's own and the leak analysis' together), and none without warnings."""
+    t0, t1, t2 = _series()
+    assert "Warnings\n" not in render_diff(diff_reports(t0, t1))
+    noted = {**t1, "warnings": ["the tag table is partial"]}
+    report_text = render_leak_report(noted)
+    assert report_text.count("Warnings\n--------\n") == 1 and "\n - the tag table is partial\n" in report_text
+    diff = {**diff_reports(t0, t1), "warnings": ["not one machine", "second"]}
+    assert "\nWarnings\n--------\n - not one machine\n - second\n" in render_diff(diff)
+    grown = {**series([t0, t1, t2]), "warnings": ["gap"]}
+    assert render_series(grown).endswith("\nWarnings\n--------\n - gap\n")
 
 
 def test_render_diff_verifier_drivers():

@@ -537,7 +537,7 @@ class _Analysis:
                            f"(more than {MAX_UPTIME_SECONDS // 86400 // 365} years, or negative); "
                            "uptime not reported"])
         if h.system_time:
-            text = _filetime_text(h.system_time)
+            text = filetime_text(h.system_time)
             if text is not None:
                 out["system_time"] = text
                 out["system_time_filetime"] = h.system_time
@@ -680,7 +680,7 @@ def _where(exc: BaseException) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno}"
 
 
-def _filetime_text(filetime: int) -> str | None:
+def filetime_text(filetime: int) -> str | None:
     """ISO 8601 UTC text of a FILETIME; None when it is no date (negative, or past 9999)."""
     seconds, rest = divmod(int(filetime) - FILETIME_UNIX_EPOCH, 10_000_000)
     try:

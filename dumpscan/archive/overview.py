@@ -14,7 +14,7 @@ def _builds(source: IndexSource, query: Query) -> Table:
            "FROM dumps GROUP BY coalesce(kernel_build, '') ORDER BY dumps DESC, 1")
     names = ("kernel_build", "dumps", "machines", *(s.replace("-", "_") for s in STATUSES))
     rows = [Row(dict(zip(names, r))) for r in source.conn.execute(sql)]
-    return Table(BUILDS, rows[:query.top] if query.top else rows)
+    return Table(BUILDS, query.limit(rows))
 
 
 BUILDS = View(

@@ -1,11 +1,15 @@
 """Progress of a scan on stderr: a rich progress bar on a terminal (dumps done and
-remaining, errors so far, rate, ETA), plain periodic lines otherwise (logs, CI, cron)."""
+remaining, errors so far, rate, ETA: :func:`dumpscan.progress.progress`), plain periodic
+lines otherwise (logs, CI, cron)."""
 from __future__ import annotations
 
 import sys
 import time
 from collections import Counter
+from contextlib import ExitStack
 from typing import TextIO
+
+from ..progress import Advance, progress
 
 PLAIN_EVERY_SECONDS = 10.0
 
@@ -21,26 +25,23 @@ class Progress:
         self.done = 0
         self.start = time.monotonic()
         self.last_line = self.start
-        self.bar = None
+        self.bar: ExitStack | None = None
+        self.advance_bar: Advance | None = None
         if self.enabled and self.stream.isatty():
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
-            self.bar = RichProgress(TextColumn("scan"), BarColumn(), MofNCompleteColumn(),
-                                    TextColumn("{task.fields[errors]} errors"), TimeElapsedColumn(),
-                                    TextColumn("ETA"), TimeRemainingColumn(),
-                                    console=Console(file=self.stream), transient=False)
-            self.task = self.bar.add_task("scan", total=total, errors=0)
-            self.bar.start()
+            self.bar = ExitStack()
+            self.advance_bar = self.bar.enter_context(progress(
+                total, "scan", console=Console(file=self.stream, force_terminal=True),
+                fields={"errors": 0}, transient=False, eta=True))
 
     def advance(self, status: str) -> None:
         self.done += 1
         self.statuses[status] += 1
         if not self.enabled:
             return
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, errors=self.statuses["error"])
+        if self.advance_bar is not None:
+            self.advance_bar(errors=self.statuses["error"])
             return
         now = time.monotonic()
         if now - self.last_line >= self.every:
@@ -57,8 +58,8 @@ class Progress:
 
     def close(self) -> None:
         if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+            self.bar.close()
+            self.bar = self.advance_bar = None
 
 
 def _duration(seconds: float) -> str:

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..views.match import driver_matcher, tag_matcher
+from ..views.match import driver_matcher, owners_matcher, tag_matcher
 from ..views.model import Column, Row, Table, View
 from ..views.options import Query
 
@@ -55,7 +55,7 @@ def _matching_tags(conn: sqlite3.Connection, query: Query) -> list[str]:
 
 def _top_tags(source: IndexSource, query: Query) -> Table:
     conn = source.conn
-    tag, driver = tag_matcher(query.tag or None), driver_matcher(query.driver or None)
+    tag, match_owners = tag_matcher(query.tag or None), owners_matcher(query.driver)
     limit = query.top or DEFAULT_TOP
     rows = []
     for key, name, dumps, total, paged, nonpaged, outstanding in conn.execute(
@@ -64,7 +64,7 @@ def _top_tags(source: IndexSource, query: Query) -> Table:
         if not tag(name):
             continue
         owners = _owners(conn, name)
-        if query.driver and not any(driver(o) for o in owners):
+        if not match_owners(owners):
             continue
         largest = conn.execute("SELECT max(paged_bytes + nonpaged_bytes) FROM tags WHERE tag = ? AND partial = 0",
                                (name,)).fetchone()[0]
@@ -103,7 +103,7 @@ TOP_TAGS = View(
 
 def _tag_over(source: IndexSource, query: Query) -> Table:
     conn = source.conn
-    driver = driver_matcher(query.driver or None)
+    match_owners = owners_matcher(query.driver)
     names = ("path", "member", "machine", "tag", "bytes", "outstanding", "crash_time")
     rows = []
     for tag in _matching_tags(conn, query):
@@ -113,10 +113,10 @@ def _tag_over(source: IndexSource, query: Query) -> Table:
                 "dumps.crash_time, tags.drivers FROM tags JOIN dumps ON dumps.id = tags.dump_id "
                 "WHERE tags.tag = ? AND tags.partial = 0 AND tags.paged_bytes + tags.nonpaged_bytes >= ?",
                 (tag, max(query.min_bytes, 1))):
-            if not query.driver or any(driver(o) for o in (found[7] or "").split(";")):
+            if match_owners((found[7] or "").split(";")):
                 rows.append(Row(dict(zip(names, found))))
     rows.sort(key=lambda r: (-r.values["bytes"], r.values["path"], r.values["member"] or "", r.values["tag"]))
-    return Table(TAG_OVER, rows[:query.top] if query.top else rows)
+    return Table(TAG_OVER, query.limit(rows))
 
 
 TAG_OVER = View(
@@ -143,7 +143,7 @@ def _top_suspect_drivers(source: IndexSource, query: Query) -> Table:
     names = ("driver", "dumps", "machines", "bytes", "largest", "subjects")
     rows = [Row(dict(zip(names, (*r[:5], sorted((r[5] or "").split(",")))))) for r in conn.execute(sql)
             if match(r[0])]
-    return Table(TOP_SUSPECT_DRIVERS, rows[:query.top or DEFAULT_TOP])
+    return Table(TOP_SUSPECT_DRIVERS, query.limit(rows, DEFAULT_TOP))
 
 
 TOP_SUSPECT_DRIVERS = View(
@@ -187,7 +187,7 @@ def _missing_symbols(source: IndexSource, query: Query) -> Table:
     rows = [Row({"pdb": pdb, "guid": guid, "age": age, "dumps": count,
                  "isf": f"windows/{pdb}/{guid}-{age}.json.xz", "example": example})
             for pdb, guid, age, count, example in source.conn.execute(sql)]
-    return Table(MISSING_SYMBOLS, rows[:query.top] if query.top else rows)
+    return Table(MISSING_SYMBOLS, query.limit(rows))
 
 
 MISSING_SYMBOLS = View(
@@ -235,7 +235,7 @@ def _growth(source: IndexSource, query: Query) -> Table:
                              "growth_bytes": grower["growth_bytes"], "growth_count": grower["growth_count"],
                              "bytes_per_hour": grower["bytes_per_hour"], "strict": grower["strict"]}))
     rows.sort(key=lambda r: (-r.values["growth_bytes"], r.values["machine"], r.values["tag"]))
-    return Table(GROWTH, rows[:query.top or DEFAULT_TOP], notes=notes)
+    return Table(GROWTH, query.limit(rows, DEFAULT_TOP), notes=notes)
 
 
 GROWTH = View(

@@ -144,7 +144,7 @@ def _hashing(blocks, hasher: HeadHasher):
 
 
 def _analyze(path: Path, head: bytes, fingerprint: str, job: Job, settings: Settings) -> dict:
-    from ..analysis.engine import _filetime_text, analyze_path
+    from ..analysis.engine import analyze_path, filetime_text
     from ..analysis.leaks import Thresholds, analyze as analyze_leaks
     from ..vol.errors import SymbolsMissing
 
@@ -153,7 +153,7 @@ def _analyze(path: Path, head: bytes, fingerprint: str, job: Job, settings: Sett
     if facts is not None and facts.no_pool_data:
         return {"dump": {**row, "status": "no-pool-data", "note": facts.no_pool_data, "arch": facts.arch,
                          "dump_type": facts.dump_type, "bugcheck_code": facts.bugcheck_code,
-                         "crash_time": _filetime_text(facts.system_time) if facts.system_time else None,
+                         "crash_time": filetime_text(facts.system_time) if facts.system_time else None,
                          "uptime_seconds": facts.uptime_seconds}}
     try:
         report = analyze_path(path, [Path(d) for d in settings.symbol_dirs],

@@ -563,6 +563,12 @@ def _section(title: str) -> list[str]:
     return ["", title, "-" * len(title)]
 
 
+def _warning_lines(warnings: Iterable) -> list[str]:
+    """A Warnings section, one `` - `` line each; nothing when there are none."""
+    lines = [f" - {w}" for w in warnings]
+    return _section("Warnings") + lines if lines else []
+
+
 def exit_line(leaks: Mapping) -> str | None:
     """What ``--fail-on-suspect`` makes of this report, in words (the report never claims
     the process's exit status: the command decides that)."""
@@ -669,10 +675,7 @@ def render_leak_report(report: Mapping, query: Query | None = None, *,
         else:
             out.append(" (none)")
 
-    warnings = list(report.get("warnings") or []) + list(leaks.get("warnings") or [])
-    if warnings:
-        out += _section("Warnings")
-        out += [f" - {w}" for w in warnings]
+    out += _warning_lines([*(report.get("warnings") or []), *(leaks.get("warnings") or [])])
     coverage = report.get("coverage")
     if isinstance(coverage, dict) and coverage:
         out += _section("Coverage")
@@ -752,9 +755,7 @@ def render_diff(diff: Mapping, *, top: int = 20) -> str:
                         _rate(d.get("bytes_per_hour"), "bytes")] for d in drivers], "llrrrrrl")
     if "suspects" in diff:
         out += _growth_suspects(diff, top)
-    if diff.get("warnings"):
-        out += _section("Warnings")
-        out += [f" - {w}" for w in diff["warnings"]]
+    out += _warning_lines(diff.get("warnings") or [])
     return "\n".join(out) + "\n"
 
 
@@ -798,9 +799,7 @@ def render_series(result: Mapping, *, top: int = 20) -> str:
     else:
         out.append(" (none)")
     out += _growth_suspects(result, top)
-    if result.get("warnings"):
-        out += _section("Warnings")
-        out += [f" - {w}" for w in result["warnings"]]
+    out += _warning_lines(result.get("warnings") or [])
     return "\n".join(out) + "\n"
 
 

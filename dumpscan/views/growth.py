@@ -14,10 +14,6 @@ from .model import Column, Row, Table, View
 from .options import Query
 
 
-def _cut(rows: list[Row], query: Query) -> list[Row]:
-    return rows[:query.top] if query.top is not None else rows
-
-
 def _tagged(items, query: Query) -> list[dict]:
     match = tag_matcher(query.tag)
     return [t for t in items or [] if isinstance(t, dict) and match(t.get("tag", ""))]
@@ -45,8 +41,8 @@ DIFF_TAG_COLUMNS = (
 
 def build_difftags(result: Mapping, query: Query) -> Table:
     items = _tagged(result.get("tags"), query) + _tagged(result.get("partial"), query)
-    rows = [Row({c.name: t.get(c.name) for c in DIFF_TAG_COLUMNS}) for t in items]
-    return Table(DIFF_TAGS, _cut(rows, query))
+    rows = [Row.of(DIFF_TAG_COLUMNS, t) for t in items]
+    return Table(DIFF_TAGS, query.limit(rows))
 
 
 DIFF_TAGS = View(
@@ -71,7 +67,7 @@ def build_diffbigpool(result: Mapping, query: Query) -> Table:
     big = result.get("bigpool") or {}
     rows = [Row({"change": change, "tag": g.get("tag"), "blocks": g.get("count"), "bytes": g.get("bytes")})
             for change in ("new", "vanished") for g in _tagged(big.get(change), query)]
-    return Table(DIFF_BIGPOOL, _cut(rows, query))
+    return Table(DIFF_BIGPOOL, query.limit(rows))
 
 
 DIFF_BIGPOOL = View(
@@ -99,9 +95,9 @@ DIFF_DRIVER_COLUMNS = (
 
 
 def build_diffdrivers(result: Mapping, query: Query) -> Table:
-    rows = [Row({"driver": d.get("name"), **{c.name: d.get(c.name) for c in DIFF_DRIVER_COLUMNS[1:]}})
+    rows = [Row.of(DIFF_DRIVER_COLUMNS, {**d, "driver": d.get("name")})
             for d in result.get("drivers") or [] if isinstance(d, dict)]
-    return Table(DIFF_DRIVERS, _cut(rows, query))
+    return Table(DIFF_DRIVERS, query.limit(rows))
 
 
 DIFF_DRIVERS = View(
@@ -126,8 +122,8 @@ SERIES_TAG_COLUMNS = (
 
 
 def build_seriestags(result: Mapping, query: Query) -> Table:
-    rows = [Row({c.name: t.get(c.name) for c in SERIES_TAG_COLUMNS}) for t in _tagged(result.get("tags"), query)]
-    return Table(SERIES_TAGS, _cut(rows, query))
+    rows = [Row.of(SERIES_TAG_COLUMNS, t) for t in _tagged(result.get("tags"), query)]
+    return Table(SERIES_TAGS, query.limit(rows))
 
 
 SERIES_TAGS = View(
@@ -162,7 +158,7 @@ def build_growthsuspects(result: Mapping, query: Query) -> Table:
                  "evidence": [" ".join(str(e).split()) for e in s.get("evidence") or []]})
             for rank, s in enumerate((s for s in result.get("suspects") or []
                                       if isinstance(s, dict) and match(s.get("name", ""))), 1)]
-    return Table(GROWTH_SUSPECTS, _cut(rows, query))
+    return Table(GROWTH_SUSPECTS, query.limit(rows))
 
 
 GROWTH_SUSPECTS = View(

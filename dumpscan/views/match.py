@@ -43,8 +43,13 @@ def driver_matcher(patterns: Iterable[str] | str | None) -> Callable[[str], bool
     return match
 
 
-def any_owner(match: Callable[[str], bool], names: Iterable[str]) -> bool:
-    return any(match(n) for n in names)
+def owners_matcher(patterns: Iterable[str] | str | None) -> Callable[[Iterable[str]], bool]:
+    """``--driver`` over a row's owners (driver names): True when one of them matches; None
+    or no patterns keep every row, even one without owners."""
+    if not patterns:
+        return lambda names: True
+    match = driver_matcher(patterns)
+    return lambda names: any(match(n) for n in names)
 
 
 def enough(nbytes: int, min_bytes: int) -> bool:

@@ -62,6 +62,11 @@ class Row:
     values: dict[str, Any]
     children: Sequence["Row"] = ()
 
+    @classmethod
+    def of(cls, columns: Iterable[Column], item: Mapping[str, Any]) -> "Row":
+        """A row of ``columns``, each value read from ``item`` under the column's name."""
+        return cls({c.name: item.get(c.name) for c in columns})
+
     def get(self, name: str, default: Any = None) -> Any:
         value = self.values.get(name)
         return default if value is None else value

@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 SORTS = ("nonpaged", "paged", "total", "allocs", "tag")
 
@@ -186,6 +188,11 @@ class Query:
             raw = values.get(f.name, values.get(f.name.replace("_", "-")))
             parsed[f.name] = OPTIONS[f.name].parse(raw)
         return cls(**parsed)
+
+    def limit(self, rows: list[T], default: int | None = None) -> list[T]:
+        """The first ``top`` of ``rows``; without ``--top`` the first ``default`` (None: all)."""
+        top = self.top if self.top is not None else default
+        return rows[:top] if top is not None else rows
 
     def thresholds(self):
         """The suspect thresholds (:class:`dumpscan.analysis.leaks.Thresholds`), with

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from .match import any_owner, driver_matcher, enough, tag_matcher
+from .match import enough, owners_matcher, tag_matcher
 from .model import Column, LazyRows, Row, Table, View
 from .options import Query
 
@@ -37,11 +37,11 @@ def tag_rows(report: Mapping, *, partial: bool = True) -> list[dict]:
 
 def select_tags(rows: list[dict], query: Query) -> list[dict]:
     """Tag rows kept by ``--tag``/``--driver``/``--min-bytes``, sorted, cut to ``--top``."""
-    match_tag, match_driver = tag_matcher(query.tag), driver_matcher(query.driver)
+    match_tag, match_owners = tag_matcher(query.tag), owners_matcher(query.driver)
     picked = [r for r in rows if match_tag(r["tag"]) and enough(r.get("bytes", 0), query.min_bytes)
-              and (not query.driver or any_owner(match_driver, r.get("drivers") or []))]
+              and match_owners(r.get("drivers") or [])]
     picked = sort_rows(picked, query.sort)
-    return picked[:query.top] if query.top is not None else picked
+    return query.limit(picked)
 
 
 # ---------------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ TAG_COLUMNS = (
 
 def build_pooltags(report: Mapping, query: Query) -> Table:
     rows = select_tags(tag_rows(report), query)
-    return Table(POOLTAGS, [Row({c.name: r.get(c.name) for c in TAG_COLUMNS}) for r in rows],
+    return Table(POOLTAGS, [Row.of(TAG_COLUMNS, r) for r in rows],
                  {"sort": query.sort or "total", "query": query})
 
 
@@ -98,12 +98,12 @@ BIGPOOL_COLUMNS = (
 def build_bigpool(report: Mapping, query: Query) -> Table:
     from ..analysis.leaks import bigpool_by_tag
 
-    match_tag, match_driver = tag_matcher(query.tag), driver_matcher(query.driver)
+    match_tag, match_owners = tag_matcher(query.tag), owners_matcher(query.driver)
     owners = {r["tag"]: r["drivers"] for r in tag_rows(report)}
     table = [b for b in report.get("bigpool") or [] if isinstance(b, dict)]
     live = [b for b in table if not b.get("free")]
     blocks = [b for b in live if match_tag(b.get("tag", "")) and enough(b.get("bytes", 0), query.min_bytes)
-              and (not query.driver or any_owner(match_driver, owners.get(b.get("tag", ""), [])))]
+              and match_owners(owners.get(b.get("tag", ""), []))]
     filtered = bool(query.tag or query.driver or query.min_bytes)
     groups = bigpool_by_tag({"bigpool": blocks} if filtered else report, top=None)
     if query.sort == "tag":
@@ -112,8 +112,7 @@ def build_bigpool(report: Mapping, query: Query) -> Table:
         groups.sort(key=lambda g: (-g["count"], -g["bytes"], g["tag"]))
     elif query.sort in ("nonpaged", "paged"):
         groups.sort(key=lambda g: (-g.get(f"{query.sort}_bytes", 0), -g["bytes"], g["tag"]))
-    if query.top is not None:
-        groups = groups[:query.top]
+    groups = query.limit(groups)
     by_tag: dict[str, list[dict]] = defaultdict(list)
     wanted = {g["tag"] for g in groups}
     for block in blocks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .match import any_owner, driver_matcher, enough, tag_matcher
+from .match import driver_matcher, enough, owners_matcher, tag_matcher
 from .model import Column, Row, Table, View
 from .options import Query
 from .pool import select_tags, tag_rows
@@ -87,6 +87,7 @@ def select_suspects(report: Mapping, leaks: Mapping, query: Query) -> list[dict]
     from ..analysis.leaks import owner_names
 
     match_tag, match_driver = tag_matcher(query.tag), driver_matcher(query.driver)
+    match_owners = owners_matcher(query.driver)
     owners = {r["tag"]: r.get("drivers") or [] for r in tag_rows(report)}
     kept = []
     for suspect in leaks.get("suspects") or []:
@@ -96,7 +97,7 @@ def select_suspects(report: Mapping, leaks: Mapping, query: Query) -> list[dict]
             if not match_tag(suspect.get("name", "")):
                 continue
             names = owner_names(suspect.get("drivers")) + owners.get(suspect.get("name", ""), [])
-            if query.driver and not any_owner(match_driver, names):
+            if not match_owners(names):
                 continue
         elif not match_driver(suspect.get("name", "")) or (query.tag and not match_tag(suspect.get("top_tag") or "")):
             continue
@@ -132,8 +133,7 @@ def build_suspects(report: Mapping, query: Query) -> Table:
     if query.sort is not None:
         order = _SUBJECT_ORDER[query.sort]
         subjects.sort(key=lambda s: (order(s), s["kind"], s["name"]))
-    if query.top is not None:
-        subjects = subjects[:query.top]
+    subjects = query.limit(subjects)
     rows = []
     for rank, subject in enumerate(subjects, 1):
         sites = call_sites(report, top=None, **({"driver": subject["name"]} if subject["kind"] == "driver"
@@ -180,7 +180,7 @@ def select_call_sites(report: Mapping, query: Query) -> list[dict]:
              and (not query.tag or any(match_tag(t) for t in s.get("tags") or []))]
     if query.sort == "allocs":
         sites.sort(key=lambda s: (-s["count"], -s["bytes"]))
-    return sites[:query.top] if query.top is not None else sites
+    return query.limit(sites)
 
 
 def build_callsites(report: Mapping, query: Query) -> Table:

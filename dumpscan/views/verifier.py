@@ -85,8 +85,7 @@ def build_verifier(report: Mapping, query: Query) -> Table:
     for driver in selected["drivers"]:
         name, loaded = driver.get("name", "?"), bool(driver.get("loaded"))
         allocations = sorted(driver["allocations"], key=lambda a: a.get("address", 0), reverse=True)
-        if query.top is not None:
-            allocations = allocations[:query.top]
+        allocations = query.limit(allocations)
         children = [Row({"driver": name, "loaded": loaded, "address": a.get("address", 0),
                          "length": a.get("length", 0), "tag": a.get("tag", ""), "key": a.get("key"),
                          "caller": a.get("caller", 0), "caller_symbol": a.get("caller_symbol")})
@@ -138,8 +137,7 @@ def build_drivers(report: Mapping, query: Query) -> Table:
                          "nonpaged_bytes": d.get("nonpaged_bytes"), "paged_outstanding": d.get("paged_outstanding"),
                          "paged_bytes": d.get("paged_bytes"), "bytes": d["bytes"], "listed": d["listed"],
                          "top_caller": top.get("caller"), "top_caller_symbol": top.get("symbol")}))
-    if query.top is not None:
-        rows = rows[:query.top]
+    rows = query.limit(rows)
     notes = [] if _verifier(report) is not None else [NOT_ENABLED]
     return Table(DRIVERS, rows, notes=notes)
 
@@ -220,8 +218,8 @@ def history_records(report: Mapping, query: Query) -> list[dict]:
         arch = machine(report)
         wanted = canonical_address(query.address, arch)
         records = [r for r in records if canonical_address(r.get("address", 0), arch) == wanted]
-        return records[:query.top] if query.top is not None else records
-    return records[:query.top if query.top is not None else HISTORY_RECORDS]
+        return query.limit(records)
+    return query.limit(records, HISTORY_RECORDS)
 
 
 def _trace_length(report: Mapping) -> int | None:

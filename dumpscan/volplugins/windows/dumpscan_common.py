@@ -1,7 +1,7 @@
 """What the dumpscan Volatility3 plugins share (no plugin classes here).
 
-Each plugin is thin: the requirements of its view's options (``dumpscan.vol.grid``), then
-:func:`view_grid`: :func:`analyze` (``view_from_plugin`` ->
+Each plugin is thin: :func:`view_requirements` (the kernel and its view's options,
+``dumpscan.vol.grid``), then :func:`view_grid`: :func:`analyze` (``view_from_plugin`` ->
 ``dumpscan.analysis.engine.analyze_plugin``: the same report the ``dumpscan`` command
 builds) and the view's table as a TreeGrid. Symbol tables for drivers (e.g. myfault.pdb)
 are looked up in the directories Volatility was given with ``-s``.
@@ -34,6 +34,14 @@ ANALYSIS_ERRORS = (OSError, ValueError, LookupError, TypeError, RuntimeError,
 def kernel_requirement() -> requirements.ModuleRequirement:
     return requirements.ModuleRequirement(name="kernel", description="Windows kernel",
                                           architectures=["Intel32", "Intel64"])
+
+
+def view_requirements(view, *extra: str) -> List[interfaces.configuration.RequirementInterface]:
+    """A view plugin's requirements: the kernel, then the options of ``view`` (a
+    ``dumpscan.views`` View) and the ``extra`` options by name (e.g. ``pooltag``)."""
+    from dumpscan.vol.grid import requirements_of
+
+    return [kernel_requirement(), *requirements_of(view, *extra)]
 
 
 def symbol_dirs() -> List[Path]:
@@ -89,4 +97,4 @@ def view_grid(plugin: interfaces.plugins.PluginInterface, view, *, owners: bool 
     return treegrid(view, table)
 
 
-__all__ = ["kernel_requirement", "symbol_dirs", "fail", "analyze", "view_grid", "vollog"]
+__all__ = ["kernel_requirement", "view_requirements", "symbol_dirs", "fail", "analyze", "view_grid", "vollog"]

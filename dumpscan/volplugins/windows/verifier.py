@@ -12,7 +12,6 @@ from volatility3.framework import interfaces
 from volatility3.framework.configuration import requirements
 
 from dumpscan.views import VIEWS
-from dumpscan.vol.grid import requirements_of
 
 from . import dumpscan_common as common
 
@@ -36,8 +35,7 @@ class Verifier(interfaces.plugins.PluginInterface):
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
         return [
-            common.kernel_requirement(),
-            *requirements_of(VIEW),
+            *common.view_requirements(VIEW),
             requirements.BooleanRequirement(
                 name="summary", optional=True, default=False,
                 description=f"Instead: {SUMMARY.help}"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 
-from .match import any_owner, driver_matcher, enough, tag_matcher
+from .match import enough, owners_matcher, tag_matcher
 from .model import Column, Row, Table, View
 from .options import Query
 from .pool import tag_rows
@@ -59,12 +59,10 @@ def build_blocks(report: Mapping, query: Query) -> Table:
         context["found"] = hit
         rows = [_row(blocks[i], header, owners, i == index) for i in picked]
         return Table(BLOCKS, rows, context, notes)
-    match_tag, match_driver = tag_matcher(query.tag), driver_matcher(query.driver)
+    match_tag, match_owners = tag_matcher(query.tag), owners_matcher(query.driver)
     picked = [b for b in blocks if match_tag(b.get("tag", "")) and enough(b.get("size", 0), query.min_bytes)
-              and (not query.driver or any_owner(match_driver, owners.get(b.get("tag", ""), [])))]
-    if query.top is not None:
-        picked = picked[:query.top]
-    return Table(BLOCKS, [_row(b, header, owners, None) for b in picked], context, notes)
+              and match_owners(owners.get(b.get("tag", ""), []))]
+    return Table(BLOCKS, [_row(b, header, owners, None) for b in query.limit(picked)], context, notes)
 
 
 def _row(block: Mapping, header: int, owners: Mapping, contains: bool | None) -> Row:

@@ -11,7 +11,6 @@ from typing import List
 from volatility3.framework import interfaces
 
 from dumpscan.views import VIEWS
-from dumpscan.vol.grid import requirements_of
 
 from . import dumpscan_common as common
 
@@ -34,7 +33,7 @@ class PoolFind(interfaces.plugins.PluginInterface):
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
-        return [common.kernel_requirement(), *requirements_of(VIEW)]
+        return common.view_requirements(VIEW)
 
     def run(self):
         return common.view_grid(self, VIEW)

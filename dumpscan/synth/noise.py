@@ -123,19 +123,7 @@ def add_bulk_big_blocks(pool: PoolModel, seed: int, count: int, pool_types: list
         va[selector] = np.uint64(arena.next) + offsets
         arena.next += int(sizes.sum())
     pool.big_table.bulk_insert(va, keys, types, nbytes, free)
-    cpu = np.arange(count) % pool.processors
-    for c in range(pool.processors):
-        for is_paged in (False, True):
-            chosen = (cpu == c) & (paged == is_paged)
-            if not chosen.any():
-                continue
-            unique, inverse = np.unique(keys[chosen], return_inverse=True)
-            allocs = np.bincount(inverse, minlength=len(unique))
-            frees = np.bincount(inverse, weights=free[chosen], minlength=len(unique))
-            live_bytes = np.bincount(inverse, weights=(nbytes[chosen] * ~free[chosen]),
-                                     minlength=len(unique))
-            for key, a, f, b in zip(unique, allocs, frees, live_bytes):
-                pool.count(c, int(key), is_paged, int(a), int(f), int(b))
+    count_bulk(pool, keys, paged, free, nbytes * ~free)
 
 
 def add_bulk_small_blocks(pool: PoolModel, seed: int, count: int, nonpaged_type: int) -> None:
@@ -149,8 +137,15 @@ def add_bulk_small_blocks(pool: PoolModel, seed: int, count: int, nonpaged_type:
     paged = rng.random(count) < 0.5
     types = np.where(paged, 1, nonpaged_type).astype(np.int64)
     allocated = rng.random(count) >= 0.1
-    cpu = np.arange(count) % pool.processors
-    pool.small.bulk(keys, sizes, types, cpu % 2, allocated)
+    pool.small.bulk(keys, sizes, types, (np.arange(count) % pool.processors) % 2, allocated)
+    count_bulk(pool, keys, paged, ~allocated, sizes * allocated)
+
+
+def count_bulk(pool: PoolModel, keys: np.ndarray, paged: np.ndarray, freed: np.ndarray,
+               live_bytes: np.ndarray) -> None:
+    """Count bulk-made blocks in the tag tables: block i on processor i % processors, in
+    its pool (``paged``); each one allocation, a free where ``freed``, ``live_bytes`` in use."""
+    cpu = np.arange(len(keys)) % pool.processors
     for c in range(pool.processors):
         for is_paged in (False, True):
             chosen = (cpu == c) & (paged == is_paged)
@@ -158,7 +153,7 @@ def add_bulk_small_blocks(pool: PoolModel, seed: int, count: int, nonpaged_type:
                 continue
             unique, inverse = np.unique(keys[chosen], return_inverse=True)
             allocs = np.bincount(inverse, minlength=len(unique))
-            frees = np.bincount(inverse, weights=~allocated[chosen], minlength=len(unique))
-            live = np.bincount(inverse, weights=sizes[chosen] * allocated[chosen], minlength=len(unique))
+            frees = np.bincount(inverse, weights=freed[chosen], minlength=len(unique))
+            live = np.bincount(inverse, weights=live_bytes[chosen], minlength=len(unique))
             for key, a, f, b in zip(unique, allocs, frees, live):
                 pool.count(c, int(key), is_paged, int(a), int(f), int(b))

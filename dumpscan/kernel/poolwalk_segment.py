@@ -257,17 +257,8 @@ class SegmentHeapWalk:
         keep &= ~wrong
         self.log.count("blocks_absent", int((~present).sum()))
         pools = np.array([item[3] for item in items], np.uint8)[sub[keep]]
-        out = np.zeros(int(keep.sum()), BLOCK_DTYPE)
-        out["address"] = starts[sub[keep]] + (inside[keep] + self.header_size).astype(np.uint64)
-        out["size"] = block_size[sub[keep]]
-        out["key"] = values["PoolTag"][keep]
-        allocated = busy[keep]
-        session = allocated & ((values["PoolType"][keep] & np.uint64(SESSION_BIT)) != 0)
-        out["pool"] = np.where(session, SESSION, pools)
-        out["paged"] = pools == PAGED
-        out["allocated"] = allocated
-        out["source"] = LFH
-        self.parts.append(out)
+        self._add(starts[sub[keep]], inside[keep] + self.header_size, block_size[sub[keep]], values,
+                  keep, busy[keep], pools, LFH)
 
     def walk_vs(self, start: int, data: bytes, absent, pool: int) -> None:
         values = columns(self.view, "_HEAP_VS_SUBSEGMENT", data, 1, ["Size", "Signature"])
@@ -315,11 +306,12 @@ class SegmentHeapWalk:
         self._add(start, chunk_at[keep] + 0x10 + self.header_size, chunk_size[keep] - 0x10, values,
                   keep, np.ones(int(keep.sum()), bool), pool, VS)
 
-    def _add(self, start: int, offsets: np.ndarray, sizes, values: dict, keep: np.ndarray,
-             allocated: np.ndarray, pool: int, source: int) -> None:
-        """Blocks at ``start + offsets`` (caller VAs) with their POOL_HEADER ``values``."""
+    def _add(self, start: int | np.ndarray, offsets: np.ndarray, sizes, values: dict, keep: np.ndarray,
+             allocated: np.ndarray, pool: int | np.ndarray, source: int) -> None:
+        """Blocks at ``start + offsets`` (caller VAs) with their POOL_HEADER ``values``;
+        ``start`` and ``pool`` are one per subsegment or one per block."""
         out = np.zeros(len(offsets), BLOCK_DTYPE)
-        out["address"] = np.uint64(start) + offsets.astype(np.uint64)
+        out["address"] = np.asarray(start, np.uint64) + offsets.astype(np.uint64)
         out["size"] = sizes
         out["key"] = values["PoolTag"][keep]
         session = allocated & ((values["PoolType"][keep] & np.uint64(SESSION_BIT)) != 0)
